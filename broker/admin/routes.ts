@@ -1,0 +1,100 @@
+import { Router } from 'express';
+import {
+  AspectName,
+  AuditQuery,
+  DecimalId,
+  EmptyBody,
+  MintTokenRequest,
+  TokenListQuery,
+  WireError,
+  parseOrThrow,
+} from '../../protocol/index.js';
+import type { Queryable } from '../db/pool.js';
+import { withDatabaseRetry } from '../db/retry.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { listAudit } from '../audit/audit-sql.js';
+import { requireAdmin, type Principal } from '../auth/principal.js';
+import { jsonBody } from '../http/body.js';
+import { callerOf } from '../http/authenticate.js';
+import { listDutyHolders, type Duty } from '../duties/duty-runner.js';
+import { markDown, setStayDown } from '../roster/roster-sql.js';
+import type { TokenService } from './token-service.js';
+
+export interface AdminRouteDeps {
+  db: Queryable;
+  tokens: TokenService;
+  audit: AuditLog;
+  duties: Duty[];
+  stayDown(aspect: string): void;
+}
+
+/** Admin-only routes: tokens, stay-down, deregistration, audit, duties. Non-admin callers are audited. */
+export function adminRoutes(deps: AdminRouteDeps): Router {
+  const router = Router();
+  const admin = (res: Parameters<typeof callerOf>[0], action: string, target: string | null): Principal => {
+    const caller = callerOf(res);
+    if (!caller.admin) {
+      deps.audit.denied(caller, action, target);
+      requireAdmin(caller);
+    }
+    return caller;
+  };
+
+  router.post('/v1/admin/tokens', async (req, res) => {
+    const caller = admin(res, 'token.mint', null);
+    res.status(201).json(await deps.tokens.mint(caller, parseOrThrow(MintTokenRequest, jsonBody(req))));
+  });
+
+  router.get('/v1/admin/tokens', async (req, res) => {
+    admin(res, 'token.list', null);
+    const query = parseOrThrow(TokenListQuery, req.query);
+    res.json({ tokens: await deps.tokens.list(query) });
+  });
+
+  router.delete('/v1/admin/tokens/:id', async (req, res) => {
+    const caller = admin(res, 'token.revoke', String(req.params.id));
+    await deps.tokens.revoke(caller, parseOrThrow(DecimalId, req.params.id));
+    res.status(204).end();
+  });
+
+  router.post('/v1/admin/aspects/:name/shutdown', async (req, res) => {
+    const caller = admin(res, 'aspect.shutdown', String(req.params.name));
+    const name = parseOrThrow(AspectName, req.params.name);
+    parseOrThrow(EmptyBody, jsonBody(req));
+    await withDatabaseRetry(() => setStayDown(deps.db, name, true));
+    await deps.audit.allowed(caller, 'aspect.shutdown', name);
+    deps.stayDown(name);
+    res.json({ name, stay_down: true, aborted: 0 });
+  });
+
+  router.delete('/v1/admin/aspects/:name/shutdown', async (req, res) => {
+    const caller = admin(res, 'aspect.shutdown_clear', String(req.params.name));
+    const name = parseOrThrow(AspectName, req.params.name);
+    await withDatabaseRetry(() => setStayDown(deps.db, name, false));
+    await deps.audit.allowed(caller, 'aspect.shutdown_clear', name);
+    res.json({ name, stay_down: false, aborted: 0 });
+  });
+
+  router.delete('/v1/admin/aspects/:name', async (req, res) => {
+    const caller = admin(res, 'aspect.deregister', String(req.params.name));
+    const name = parseOrThrow(AspectName, req.params.name);
+    if (!(await withDatabaseRetry(() => markDown(deps.db, name, null)))) {
+      throw new WireError('not_found', `aspect ${name} never registered`);
+    }
+    await deps.audit.allowed(caller, 'aspect.deregister', name);
+    res.status(204).end();
+  });
+
+  router.get('/v1/audit', async (req, res) => {
+    admin(res, 'audit.read', null);
+    const query = parseOrThrow(AuditQuery, req.query);
+    res.json({ entries: await withDatabaseRetry(() => listAudit(deps.db, query)) });
+  });
+
+  router.get('/v1/admin/duties', async (_req, res) => {
+    admin(res, 'duties.read', null);
+    res.json({ duties: await withDatabaseRetry(() => listDutyHolders(deps.db, deps.duties)) });
+  });
+
+  return router;
+}

@@ -1,0 +1,59 @@
+import { ConfigError, intSetting, requireString, secretSetting } from '../platform/index.js';
+import { parseRate } from './auth/rate-limiter.js';
+import { looksLikeToken } from './auth/token-format.js';
+
+/** Everything the broker reads from its environment, checked once at start. */
+export interface BrokerConfig {
+  databaseUrl: string;
+  host: string;
+  port: number;
+  bootstrapToken: string | undefined;
+  /** Applies migrations at start (`nexus broker --migrate`). */
+  migrate: boolean;
+  heartbeatS: number;
+  staleS: number;
+  pollMs: number;
+  helloTimeoutS: number;
+  revokePollMs: number;
+  rateLimits: boolean;
+  rateHttp: { rate: number; burst: number };
+  rateWs: { rate: number; burst: number };
+  wsWindow: number;
+  poolMax: number;
+  bodyLimitBytes: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadBrokerConfig(env: Env, flags: { port?: number; migrate?: boolean } = {}): BrokerConfig {
+  const bootstrapToken = secretSetting(env, 'NEXUS_BOOTSTRAP_TOKEN');
+  if (
+    bootstrapToken !== undefined &&
+    (!looksLikeToken(bootstrapToken) || !bootstrapToken.startsWith('nxo_'))
+  ) {
+    throw new ConfigError(
+      'NEXUS_BOOTSTRAP_TOKEN must look like an nxo_ token (nxo_ and 43 base64url characters)',
+    );
+  }
+  const rateLimitsRaw = env.NEXUS_RATE_LIMITS ?? 'on';
+  if (!['on', 'off'].includes(rateLimitsRaw)) throw new ConfigError('NEXUS_RATE_LIMITS must be on or off');
+  const staleS = intSetting(env, 'NEXUS_STALE_S', 30, 1, 86_400);
+  return {
+    databaseUrl: requireString(env, 'DATABASE_URL'),
+    host: env.HOST ?? '0.0.0.0',
+    port: flags.port ?? intSetting(env, 'PORT', 7888, 0, 65_535),
+    bootstrapToken,
+    migrate: flags.migrate ?? false,
+    heartbeatS: intSetting(env, 'NEXUS_HEARTBEAT_S', 10, 1, 3600),
+    staleS,
+    pollMs: intSetting(env, 'NEXUS_POLL_MS', 500, 10, 60_000),
+    helloTimeoutS: intSetting(env, 'NEXUS_HELLO_TIMEOUT_S', 10, 1, 600),
+    revokePollMs: intSetting(env, 'NEXUS_REVOKE_POLL_MS', 200, 10, 1000),
+    rateLimits: rateLimitsRaw === 'on',
+    rateHttp: parseRate(env.NEXUS_RATE_HTTP, { rate: 100, burst: 200 }),
+    rateWs: parseRate(env.NEXUS_RATE_WS, { rate: 200, burst: 400 }),
+    wsWindow: intSetting(env, 'NEXUS_WS_WINDOW', 256, 1, 100_000),
+    poolMax: intSetting(env, 'NEXUS_DB_POOL_MAX', 10, 1, 100),
+    bodyLimitBytes: 1024 * 1024,
+  };
+}

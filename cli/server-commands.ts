@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import pg from 'pg';
+import { ConfigError, createLogger, requireString } from '../platform/index.js';
+import { loadBrokerConfig } from '../broker/config.js';
+import { startBroker } from '../broker/broker.js';
+import { ensureDatabase, migrate } from '../broker/db/migrate.js';
+import { parsePort } from './arguments.js';
+
+/** `nexus broker`, `nexus migrate`, `nexus health`. */
+export function registerServerCommands(program: Command): void {
+  program
+    .command('broker')
+    .description('run a broker replica (HTTP + WebSocket on PORT, state in DATABASE_URL)')
+    .option('--port <port>', 'port to listen on (0 = any free port)', parsePort)
+    .option('--migrate', 'apply database migrations at start')
+    .action(async (options: { port?: number; migrate?: boolean }) => {
+      const config = loadBrokerConfig(process.env, options);
+      const logger = createLogger({ name: 'broker' });
+      const broker = await startBroker(config, logger);
+      const shutdown = async (signal: string) => {
+        logger.info({ signal }, 'stopping');
+        await broker.stop();
+        logger.flush();
+        process.exit(0);
+      };
+      process.once('SIGTERM', () => void shutdown('SIGTERM'));
+      process.once('SIGINT', () => void shutdown('SIGINT'));
+    });
+
+  program
+    .command('migrate')
+    .description('create the database if missing, apply migrations and exit')
+    .action(async () => {
+      const url = requireString(process.env, 'DATABASE_URL');
+      await ensureDatabase(url);
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const result = await migrate(client);
+        process.stdout.write(
+          result.applied.length > 0
+            ? `applied migrations ${result.applied.join(', ')}; schema version ${result.version}\n`
+            : `schema is current (version ${result.version})\n`,
+        );
+      } finally {
+        await client.end();
+      }
+    });
+
+  program
+    .command('health')
+    .description('exit 0 if the local process on PORT answers /readyz (for image HEALTHCHECKs)')
+    .option('--port <port>', 'port to probe', parsePort)
+    .action(async (options: { port?: number }) => {
+      const port = options.port ?? Number(process.env.PORT ?? 7888);
+      const response = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
+      if (!response?.ok) throw new ConfigError(`not ready on port ${port}`);
+      process.stdout.write('ready\n');
+    });
+}
