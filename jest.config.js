@@ -3,10 +3,10 @@ export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: { '^.+\\.tsx?$': ['ts-jest', { useESM: true, isolatedModules: true }] },
+  transform: { '^.+\\.tsx?$': ['ts-jest', { useESM: true }] },
   testMatch: ['<rootDir>/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
-  globalSetup: '<rootDir>/testing/global-setup.ts',
+  globalSetup: '<rootDir>/testing/global-setup.mjs',
   testTimeout: 60000,
   maxWorkers: 2,
 };

@@ -64,6 +64,7 @@ export async function migrate(client: pg.ClientBase): Promise<{ applied: number[
         await client.query('ROLLBACK');
         throw new Error(
           `migration ${migration.version} (${migration.name}) failed: ${(err as Error).message}`,
+          { cause: err },
         );
       }
       applied.push(migration.version);
