@@ -48,11 +48,16 @@ export function createLogger(options: {
       },
       formatters: {
         log(record) {
-          const err = record.err;
-          if (err instanceof Error) {
+          // pino has already serialised `err`; its message and stack may quote a token.
+          const err = record.err as { type?: unknown; message?: unknown; stack?: unknown } | undefined;
+          if (err && typeof err === 'object') {
             return {
               ...record,
-              err: { type: err.name, message: scrubSecrets(err.message), stack: err.stack },
+              err: {
+                ...err,
+                ...(typeof err.message === 'string' ? { message: scrubSecrets(err.message) } : {}),
+                ...(typeof err.stack === 'string' ? { stack: scrubSecrets(err.stack) } : {}),
+              },
             };
           }
           return record;

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { AspectConfig } from './aspect-config.js';
+import { ClientFrame, ServerFrame } from './frames.js';
+import { Message, SendRequest } from './messages.js';
+import { RegisterRequest } from './roster.js';
+
+const HEADER = 'generated from protocol/ by scripts/generate-schemas.ts — do not edit';
+
+/** The JSON Schema files published in docs/generated/, by file name, as the exact text to write. */
+export function generatedSchemas(): Record<string, string> {
+  const shapes: Record<string, z.ZodType> = {
+    'aspect.schema.json': AspectConfig,
+    'register-request.schema.json': RegisterRequest,
+    'send-request.schema.json': SendRequest,
+    'message.schema.json': Message,
+    'client-frame.schema.json': ClientFrame,
+    'server-frame.schema.json': ServerFrame,
+  };
+  return Object.fromEntries(
+    Object.entries(shapes).map(([file, schema]) => {
+      const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+      return [file, `${JSON.stringify({ $comment: HEADER, ...json }, null, 2)}\n`];
+    }),
+  );
+}
