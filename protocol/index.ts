@@ -76,3 +76,14 @@ export {
   TokenKind,
   TokenListQuery,
 } from './admin.js';
+export {
+  CustomSessionEntry,
+  HeadFile,
+  KnownSessionEntry,
+  SESSION_FORMAT_VERSION,
+  SessionEntry,
+  SessionHeader,
+  ToolCall,
+  Usage,
+  parseSessionEntry,
+} from './session.js';
