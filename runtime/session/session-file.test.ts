@@ -1,0 +1,130 @@
+import { mkdtemp, readFile, writeFile, appendFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SessionFile, type SessionProblem } from './session-file.js';
+import { nodeSessionFs, type SessionFs } from './session-fs.js';
+
+describe('SessionFile', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'nexus-session-'));
+    file = path.join(dir, 'session', 'global.jsonl');
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const user = (content: string) => ({ kind: 'turn.user' as const, payload: { content, message_ids: [] } });
+  const reopen = (problems: SessionProblem[] = []) =>
+    SessionFile.open(file, { sid: 'global', onProblem: (p) => problems.push(p) });
+
+  it('creates a file with a versioned header and appends a chain under the head', async () => {
+    const session = await reopen();
+    const [a, b] = await session.append([user('one'), user('two')]);
+    const lines = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({ nexus_session: 1, sid: 'global' });
+    expect(lines.slice(1).map((e) => [e.id, e.parentId])).toEqual([
+      [a?.id, null],
+      [b?.id, a?.id],
+    ]);
+    expect(JSON.parse(await readFile(`${file}.head`, 'utf8'))).toEqual({ id: b?.id, lines: 3 });
+  });
+
+  it('reopens to the same entries and head', async () => {
+    const session = await reopen();
+    await session.append([user('one'), user('two')]);
+    const again = await reopen();
+    expect(again.entries.map((e) => e.id)).toEqual(session.entries.map((e) => e.id));
+    expect(again.head).toBe(session.head);
+  });
+
+  it('copies a torn final line to FILE.torn, truncates it and reports it', async () => {
+    const session = await reopen();
+    await session.append([user('kept')]);
+    await appendFile(file, '{"id":"01ARZ3NDEKTSV4RRF');
+    const problems: SessionProblem[] = [];
+    const again = await reopen(problems);
+    expect(again.entries).toHaveLength(1);
+    expect(problems).toEqual([
+      expect.objectContaining({ file, line: 3, reason: expect.stringContaining('torn') }),
+    ]);
+    expect(await readFile(`${file}.torn`, 'utf8')).toContain('01ARZ3NDEKTSV4RRF');
+    expect((await readFile(file, 'utf8')).endsWith('}\n')).toBe(true);
+  });
+
+  it('skips a bad middle line with file and line, and keeps everything after it', async () => {
+    const session = await reopen();
+    await session.append([user('before')]);
+    await appendFile(file, 'this is not json\n');
+    const after = await session.append([user('after')]);
+    const problems: SessionProblem[] = [];
+    const again = await reopen(problems);
+    expect(again.entries.map((e) => e.kind === 'turn.user' && e.payload.content)).toEqual([
+      'before',
+      'after',
+    ]);
+    expect(again.head).toBe(after[0]?.id);
+    expect(problems).toEqual([{ file, line: 3, reason: 'not valid JSON; skipped' }]);
+  });
+
+  it('repairs a .head that is older than the file to the newest entry descending from it', async () => {
+    const session = await reopen();
+    await session.append([user('one')]);
+    const stale = await readFile(`${file}.head`, 'utf8');
+    const [, newest] = await session.append([user('two'), user('three')]);
+    await writeFile(`${file}.head`, stale); // a crash before the .head rename
+    const again = await reopen();
+    expect(again.head).toBe(newest?.id);
+  });
+
+  it('falls back to the last valid entry when .head is missing or names no entry', async () => {
+    const session = await reopen();
+    const [, last] = await session.append([user('one'), user('two')]);
+    await writeFile(`${file}.head`, '{"id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","lines":3}');
+    expect((await reopen()).head).toBe(last?.id);
+    await rm(`${file}.head`);
+    expect((await reopen()).head).toBe(last?.id);
+  });
+
+  it('moves the head back without deleting anything', async () => {
+    const session = await reopen();
+    const [first] = await session.append([user('one'), user('two')]);
+    await session.moveHead(first?.id as string);
+    const again = await reopen();
+    expect(again.head).toBe(first?.id);
+    expect(again.entries).toHaveLength(2);
+  });
+
+  it('fsyncs the appended lines before it writes .head, and never fsyncs .head on an append', async () => {
+    const calls: string[] = [];
+    const recording: SessionFs = {
+      ...nodeSessionFs,
+      appendDurably: async (f, t) => {
+        calls.push(`appendDurably ${path.basename(f)}`);
+        await nodeSessionFs.appendDurably(f, t);
+      },
+      replace: async (f, t, durable) => {
+        calls.push(`replace ${path.basename(f)} durable=${durable}`);
+        await nodeSessionFs.replace(f, t, durable);
+      },
+    };
+    const session = await SessionFile.open(file, { sid: 'global', fs: recording });
+    const [first] = await session.append([user('one')]);
+    await session.moveHead(first?.id as string);
+    expect(calls).toEqual([
+      'appendDurably global.jsonl',
+      'replace global.jsonl.head durable=false',
+      'replace global.jsonl.head durable=true',
+    ]);
+  });
+
+  it('refuses a file whose header is not a session header, naming the file and line', async () => {
+    await reopen();
+    await writeFile(file, '{"nexus_session":99,"sid":"x","created_at":"2026-01-01T00:00:00Z"}\n');
+    await expect(reopen()).rejects.toThrow(`${file}:1: bad session header: nexus_session: must be 1`);
+  });
+});
