@@ -1,0 +1,259 @@
+/**
+ * The runtime's composition root (`nexus agent HOME`): loads the home, opens sessions, registers,
+ * and runs one turn at a time from the inbox. Messages are acknowledged only after the turn that
+ * took them is on disk (and its `custom.turn_end` written), and `state.json` follows the ack.
+ *
+ * States: `starting` → `running` → `stopping` → `stopped`. SIGTERM moves to `stopping`: the turn
+ * in flight is aborted without writing its `turn_end`, so after a restart it is resumed (B.46);
+ * nothing unprocessed is acknowledged.
+ */
+import type { Message } from '../protocol/index.js';
+import type { Logger } from '../platform/index.js';
+import { loadHome, type AspectHome } from './home/home.js';
+import { loadState, saveState, type RuntimeState } from './home/state.js';
+import { Sessions } from './session/sessions.js';
+import { defaultMaxOutputTokens, defaultReserveTokens, shouldCompact } from './session/compaction.pure.js';
+import { assembleSystemPrompt } from './prompt/system-prompt.pure.js';
+import { Inbox } from './loop/inbox.js';
+import { triage } from './loop/triage.pure.js';
+import { ToolRegistry } from './loop/tools.js';
+import { sendMessageTool } from './loop/bus-tools.js';
+import { continueTurn, runTurn, type TurnDeps } from './loop/turn.js';
+import { compact } from './loop/compactor.js';
+import { crashPoints } from './loop/crash-points.js';
+import { BrokerSession } from './broker-session.js';
+import { contextWindowFor } from './providers/models.js';
+import {
+  totalTokens,
+  type Provider,
+  type ProviderRequest,
+  type ProviderResult,
+} from './providers/provider.js';
+import { answerStatelessly } from './loop/stateless.js';
+
+export const RUNTIME_VERSION = '0.1.0';
+
+/** How the composition root makes the aspect's provider; the broker client fetches credentials. */
+export type ProviderFactory = (home: AspectHome, broker: BrokerSession, logger: Logger) => Promise<Provider>;
+
+export interface AgentOptions {
+  homeDir: string;
+  url: string;
+  token: () => string;
+  logger: Logger;
+  makeProvider: ProviderFactory;
+  /** Calls the provider with retries (the providers' shared retry helper). */
+  call(provider: Provider, request: ProviderRequest, signal: AbortSignal): Promise<ProviderResult>;
+}
+
+export interface RunningAgent {
+  stop(): Promise<void>;
+  /** Resolves when the inbox is empty and no turn runs (for tests). */
+  idle(): Promise<void>;
+}
+
+export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  const { logger } = options;
+  const home = await loadHome(options.homeDir);
+  const state: RuntimeState = await loadState(options.homeDir);
+  await saveState(options.homeDir, state);
+  const config = home.config;
+  const window = contextWindowFor(config.provider);
+  if (window === null)
+    throw new Error(
+      `${options.homeDir}/aspect.json: provider.context_window: is required for model ${config.provider.model}`,
+    );
+  const maxOutputTokens = config.provider.max_output_tokens ?? defaultMaxOutputTokens(window);
+  const reserveTokens = config.compaction.reserve_tokens ?? defaultReserveTokens(window);
+  const systemPrompt = assembleSystemPrompt(home.identity);
+  const sessions = new Sessions(options.homeDir, config.context_mode, (p) =>
+    logger.warn(p, 'session line repaired or skipped'),
+  );
+  const inbox = new Inbox(state.last_processed_id);
+  const crash = crashPoints();
+  const shutdown = new AbortController();
+  let compactions = 0;
+  let lastCompactionAt: string | undefined;
+
+  const broker: BrokerSession = new BrokerSession({
+    url: options.url,
+    token: options.token,
+    home,
+    instanceId: state.instance_id,
+    runtimeVersion: RUNTIME_VERSION,
+    logger,
+    resumeAfter: () => inbox.ackPosition,
+    onMessage: (message) => {
+      inbox.push(message);
+      kick();
+    },
+    stats: () => ({
+      sessions: sessions.all().map(({ sid }) => ({ sid, tokens: lastTokens.get(sid) ?? 0, window })),
+      compactions,
+      ...(lastCompactionAt ? { last_compaction_at: lastCompactionAt } : {}),
+      inbox_depth: inbox.depth,
+    }),
+  });
+  const provider = await options.makeProvider(home, broker, logger);
+  const tools = new ToolRegistry();
+  for (const name of config.tools) {
+    if (name === 'send_message') tools.register(sendMessageTool(broker.http));
+    else logger.warn({ tool: name }, 'tool not available yet; skipped (B.58)');
+  }
+  const lastTokens = new Map<string, number>();
+
+  const turnDeps = (session: TurnDeps['session']): TurnDeps => ({
+    session,
+    systemPrompt,
+    provider,
+    call: options.call,
+    tools,
+    settings: {
+      model: config.provider.model ?? 'scripted',
+      maxTurns: config.deliberation.max_turns,
+      maxOutputTokens,
+    },
+    takeArrivals: (threadId) => inbox.takeThread(threadId).filter((m) => takes(m, session)),
+    crash,
+    signal: shutdown.signal,
+  });
+
+  const takes = (message: Message, session: TurnDeps['session'] | null): boolean => {
+    const inSession = new Set<string>();
+    if (session)
+      for (const e of session.entries)
+        if (e.kind === 'turn.user') for (const id of e.payload.message_ids) inSession.add(id);
+    return triage(message, {
+      self: config.name,
+      lastProcessedId: BigInt(state.last_processed_id),
+      alreadyInSession: inSession,
+      awaitedDispatches: new Set(),
+    }).take;
+  };
+
+  async function processBatch(batch: Message[]): Promise<void> {
+    const threadId = (batch[0] as Message).thread_id;
+    if (config.context_mode === 'stateless') {
+      for (const message of batch) {
+        if (takes(message, null))
+          await answerStatelessly(message, {
+            self: config.name,
+            systemPrompt,
+            provider,
+            call: options.call,
+            broker: broker.http,
+            model: config.provider.model ?? 'scripted',
+            maxOutputTokens,
+            signal: shutdown.signal,
+          });
+      }
+      return;
+    }
+    const session = await sessions.forThread(threadId);
+    const unfinished = unfinishedTurn(session);
+    const fresh = batch.filter((m) => takes(m, session));
+    if (unfinished && batch.some((m) => unfinished.messageIds.includes(m.id))) {
+      logger.info({ thread_id: threadId }, 'resuming an unfinished turn');
+      await afterTurn(
+        session,
+        await continueTurn(unfinished.threadId, unfinished.messageIds, turnDeps(session)),
+      );
+    }
+    if (fresh.length === 0) return;
+    broker.publish('turn.start', threadId, { message_ids: fresh.map((m) => m.id) });
+    await afterTurn(session, await runTurn(fresh, turnDeps(session)));
+  }
+
+  async function afterTurn(
+    session: TurnDeps['session'],
+    outcome: Awaited<ReturnType<typeof runTurn>>,
+  ): Promise<void> {
+    broker.publish(outcome.reason === 'error' ? 'error' : 'turn.end', undefined, {
+      reason: outcome.reason,
+      usage: outcome.usage,
+      ...(outcome.error ? { error: outcome.error } : {}),
+    });
+    if (!outcome.lastCallUsage) return;
+    const tokens = totalTokens(outcome.lastCallUsage);
+    lastTokens.set(session.header.sid, tokens);
+    if (!shouldCompact(tokens, { window: window as number, reserveTokens })) return;
+    try {
+      const result = await compact(session, config.compaction.keep_recent_turns, tokens, {
+        provider,
+        model: config.provider.model ?? 'scripted',
+        call: options.call,
+        signal: shutdown.signal,
+      });
+      if (result) {
+        compactions++;
+        lastCompactionAt = new Date().toISOString();
+        lastTokens.set(session.header.sid, result.tokensAfter);
+        broker.publish('compaction', undefined, { ...result });
+      }
+    } catch (err) {
+      logger.warn({ err: String(err) }, 'compaction failed; will try after the next turn');
+    }
+  }
+
+  let running: Promise<void> | null = null;
+  const idleWaiters: (() => void)[] = [];
+  function kick(): void {
+    running ??= (async () => {
+      try {
+        while (!shutdown.signal.aborted) {
+          const batch = inbox.takeNextBatch();
+          if (batch.length === 0) break;
+          try {
+            await processBatch(batch);
+          } catch (err) {
+            if (shutdown.signal.aborted) return; // abandoned: redelivered and resumed after restart
+            logger.error({ err }, 'turn failed');
+          }
+          crash('before-ack');
+          const ack = inbox.finish(batch.map((m) => m.id));
+          if (ack) {
+            state.last_processed_id = ack;
+            await saveState(options.homeDir, state);
+            broker.ack(ack);
+          }
+        }
+      } finally {
+        running = null;
+        if (inbox.depth > 0 && !shutdown.signal.aborted) kick();
+        else for (const resolve of idleWaiters.splice(0)) resolve();
+      }
+    })();
+  }
+
+  void broker.start();
+  logger.info({ aspect: config.name, mode: config.context_mode, provider: provider.kind }, 'runtime started');
+  return {
+    async stop() {
+      shutdown.abort();
+      await running?.catch(() => undefined);
+      await broker.stop();
+    },
+    idle: () =>
+      running === null && inbox.depth === 0
+        ? Promise.resolve()
+        : new Promise((resolve) => idleWaiters.push(resolve)),
+  };
+}
+
+/**
+ * The newest turn on the branch if it has no `custom.turn_end` (B.46): walk back from the head to
+ * the previous `turn_end`, collecting the message ids of the `turn.user` entries met.
+ */
+function unfinishedTurn(session: TurnDeps['session']): { threadId: string; messageIds: string[] } | null {
+  const messageIds: string[] = [];
+  let threadId: string | null = null;
+  let current = session.head === null ? undefined : session.get(session.head);
+  while (current && current.kind !== 'custom.turn_end') {
+    if (current.kind === 'turn.user') {
+      messageIds.unshift(...current.payload.message_ids);
+      threadId ??= current.payload.thread_id ?? null;
+    }
+    current = current.parentId === null ? undefined : session.get(current.parentId);
+  }
+  return threadId !== null && messageIds.length > 0 ? { threadId, messageIds } : null;
+}

@@ -1,0 +1,152 @@
+/**
+ * The runtime's side of the broker: registration with capped exponential backoff and jitter
+ * (forever, 30 s cap, B.15: a stayed-down aspect keeps retrying at the cap), heartbeats with
+ * session stats, and a socket that resumes after the last processed id. A heartbeat answered
+ * 409 (replaced or not registered) or a socket closed 4409/4403 leads back to registration.
+ */
+import { WireError, type Message } from '../protocol/index.js';
+import { BrokerClient, SocketClient } from '../client/index.js';
+import type { Logger } from '../platform/index.js';
+import type { AspectHome } from './home/home.js';
+
+export interface BrokerSessionOptions {
+  url: string;
+  token: () => string;
+  home: AspectHome;
+  instanceId: string;
+  runtimeVersion: string;
+  logger: Logger;
+  resumeAfter: () => string;
+  onMessage: (message: Message) => void;
+  stats: () => unknown;
+  maxBackoffMs?: number;
+}
+
+export class BrokerSession {
+  readonly http: BrokerClient;
+  private socket: SocketClient | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private registering: Promise<void> | null = null;
+  /** Aborted by stop(), so a register backoff ends at once. */
+  private readonly stopSignal = new AbortController();
+
+  constructor(private readonly options: BrokerSessionOptions) {
+    this.http = new BrokerClient({ url: options.url, token: options.token });
+  }
+
+  get connected(): boolean {
+    return this.socket?.isOpen ?? false;
+  }
+
+  /** Registers (retrying until it works) and opens the socket. */
+  start(): Promise<void> {
+    return this.reconnect();
+  }
+
+  private reconnect(): Promise<void> {
+    this.registering ??= this.registerUntilAccepted()
+      .then(() => this.openSocket())
+      .finally(() => {
+        this.registering = null;
+      });
+    return this.registering;
+  }
+
+  private async registerUntilAccepted(): Promise<void> {
+    const { home, instanceId, logger } = this.options;
+    const cap = this.options.maxBackoffMs ?? 30_000;
+    const body = {
+      ...home.config,
+      instance_id: instanceId,
+      pid: process.pid,
+      started_at: new Date().toISOString(),
+      runtime_version: this.options.runtimeVersion,
+      identity: home.identity,
+      ...(home.script !== undefined &&
+      (home.config.provider.kind === 'scripted' || home.config.provider.offline)
+        ? { script: home.script }
+        : {}),
+    };
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const reply = await this.http.post<{ heartbeat_interval_s: number }>('/v1/aspects/register', body);
+        this.startHeartbeats(reply.heartbeat_interval_s);
+        logger.info({ aspect: home.config.name }, 'registered');
+        return;
+      } catch (err) {
+        const stayDown = err instanceof WireError && err.code === 'stay_down';
+        const delay = stayDown ? cap : Math.min(cap, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        logger.warn(
+          {
+            err: err instanceof WireError ? `${err.code}: ${err.message}` : String(err),
+            retryInMs: Math.round(delay),
+          },
+          'registration failed',
+        );
+        await abortableSleep(delay, this.stopSignal.signal);
+      }
+    }
+  }
+
+  private openSocket(): void {
+    if (this.stopped) return;
+    this.socket?.close();
+    this.socket = new SocketClient({
+      url: this.options.url,
+      token: this.options.token(),
+      instanceId: this.options.instanceId,
+      resumeAfter: this.options.resumeAfter(),
+      autoAck: false,
+      onMessage: this.options.onMessage,
+      onClose: (code) => {
+        // Replaced, stayed down or refused token: the socket gives up; go back through registration.
+        if (!this.stopped && [4401, 4403, 4409].includes(code)) setTimeout(() => void this.reconnect(), 1000);
+      },
+    });
+  }
+
+  private startHeartbeats(intervalS: number): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => {
+      this.http
+        .post('/v1/aspects/heartbeat', { instance_id: this.options.instanceId, stats: this.options.stats() })
+        .catch((err: unknown) => {
+          if (err instanceof WireError && err.code === 'conflict') void this.reconnect();
+          else this.options.logger.debug({ err: String(err) }, 'heartbeat failed');
+        });
+    }, intervalS * 1000);
+  }
+
+  ack(id: string): void {
+    this.socket?.ack(id);
+  }
+
+  /** Publishes an observability event on the socket (B.9); dropped when not connected. */
+  publish(kind: string, threadId: string | undefined, data: Record<string, unknown>): void {
+    this.socket?.raw({
+      type: 'publish',
+      event: { kind, ts: new Date().toISOString(), ...(threadId ? { thread_id: threadId } : {}), data },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopSignal.abort();
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.socket?.close();
+    await this.http
+      .post('/v1/aspects/deregister', { instance_id: this.options.instanceId })
+      .catch(() => undefined);
+  }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
