@@ -1,6 +1,7 @@
 import { ConfigError, intSetting, requireString, secretSetting } from '../platform/index.js';
 import { parseRate } from './auth/rate-limiter.js';
 import { looksLikeToken } from './auth/token-format.js';
+import { parseSecretKey, type SecretKey } from './credentials/encryption.js';
 
 /** Everything the broker reads from its environment, checked once at start. */
 export interface BrokerConfig {
@@ -8,6 +9,8 @@ export interface BrokerConfig {
   host: string;
   port: number;
   bootstrapToken: string | undefined;
+  /** Encrypts credentials (`NEXUS_SECRET_KEY` or `_FILE`); without it credential routes answer 503. */
+  secretKey: SecretKey | undefined;
   /** Applies migrations at start (`nexus broker --migrate`). */
   migrate: boolean;
   heartbeatS: number;
@@ -35,6 +38,13 @@ export function loadBrokerConfig(env: Env, flags: { port?: number; migrate?: boo
       'NEXUS_BOOTSTRAP_TOKEN must look like an nxo_ token (nxo_ and 43 base64url characters)',
     );
   }
+  const secretKeyText = secretSetting(env, 'NEXUS_SECRET_KEY');
+  const secretKey = secretKeyText === undefined ? undefined : parseSecretKey(secretKeyText);
+  if (secretKey === null) {
+    throw new ConfigError(
+      'NEXUS_SECRET_KEY must be 32 bytes in base64 (for example `openssl rand -base64 32`)',
+    );
+  }
   const rateLimitsRaw = env.NEXUS_RATE_LIMITS ?? 'on';
   if (!['on', 'off'].includes(rateLimitsRaw)) throw new ConfigError('NEXUS_RATE_LIMITS must be on or off');
   const staleS = intSetting(env, 'NEXUS_STALE_S', 30, 1, 86_400);
@@ -43,6 +53,7 @@ export function loadBrokerConfig(env: Env, flags: { port?: number; migrate?: boo
     host: env.HOST ?? '0.0.0.0',
     port: flags.port ?? intSetting(env, 'PORT', 7888, 0, 65_535),
     bootstrapToken,
+    secretKey,
     migrate: flags.migrate ?? false,
     heartbeatS: intSetting(env, 'NEXUS_HEARTBEAT_S', 10, 1, 3600),
     staleS,

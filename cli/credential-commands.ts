@@ -1,0 +1,116 @@
+import type { Command } from 'commander';
+import { BrokerClient } from '../client/index.js';
+import {
+  CredentialPath,
+  GrantCredentialRequest,
+  StoreCredentialRequest,
+  WireError,
+  parseOrThrow,
+  type CredentialInfo,
+  type CredentialListReply,
+} from '../protocol/index.js';
+import { connectionFromEnv } from './client-commands.js';
+
+/** The value of `cred set`: all of stdin, less one trailing newline (what `echo` and editors add). */
+async function readValueFromStdin(): Promise<string> {
+  if (process.stdin.isTTY)
+    process.stderr.write(
+      'reading the value from stdin (end with Ctrl-D); pipe it in to keep it off screen\n',
+    );
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+}
+
+function credentialPath(name: string): string {
+  return `/v1/credentials/${encodeURIComponent(parseOrThrow(CredentialPath, { name }).name)}`;
+}
+
+function describeCredential(c: CredentialInfo): string {
+  return `${c.name}\t${c.kind}\t${c.grants.join(',') || '-'}\t${c.description ?? ''}`;
+}
+
+/** `nexus cred set/ls/grant/revoke/rm`: the broker-held credential store (admin, SPEC B.28). */
+export function registerCredentialCommands(program: Command): void {
+  const cred = program
+    .command('cred')
+    .description('store credentials in the broker and grant their use (admin)');
+
+  cred
+    .command('set')
+    .description('store or replace a credential; the value is read from stdin, never from arguments')
+    .argument('<name>', 'credential name (DNS-1123 subdomain, e.g. anthropic)')
+    .option('--kind <kind>', 'what the credential is, e.g. api_key (default: secret)')
+    .option('--description <text>', 'a note shown by cred ls')
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { kind?: string; description?: string; json?: boolean }) => {
+      const path = credentialPath(name);
+      const value = await readValueFromStdin();
+      if (value === '')
+        throw new WireError(
+          'invalid_request',
+          `the value read from stdin is empty; pipe it in, e.g. printf %s "$VALUE" | nexus cred set ${name}`,
+        );
+      const body = parseOrThrow(StoreCredentialRequest, {
+        value,
+        ...(options.kind === undefined ? {} : { kind: options.kind }),
+        ...(options.description === undefined ? {} : { description: options.description }),
+      });
+      const client = new BrokerClient(connectionFromEnv());
+      const reply = await client.call<CredentialInfo>('PUT', path, body);
+      const created = reply.status === 201;
+      process.stdout.write(
+        options.json
+          ? `${JSON.stringify({ ...reply.body, created }, null, 2)}\n`
+          : `stored ${reply.body.name} (${created ? 'created' : 'replaced'})\n`,
+      );
+    });
+
+  cred
+    .command('ls')
+    .description('list credentials: name, kind, granted aspects, description (never values)')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const reply = await new BrokerClient(connectionFromEnv()).get<CredentialListReply>('/v1/credentials');
+      const text =
+        reply.credentials.length === 0
+          ? 'no credentials'
+          : reply.credentials.map(describeCredential).join('\n');
+      process.stdout.write(options.json ? `${JSON.stringify(reply, null, 2)}\n` : `${text}\n`);
+    });
+
+  cred
+    .command('grant')
+    .description('let an aspect fetch a credential')
+    .argument('<name>', 'credential name')
+    .argument('<aspect>', 'aspect name')
+    .action(async (name: string, aspect: string) => {
+      const body = parseOrThrow(GrantCredentialRequest, { aspect });
+      await new BrokerClient(connectionFromEnv()).post(`${credentialPath(name)}/grants`, body);
+      process.stdout.write(`granted ${name} to ${aspect}\n`);
+    });
+
+  cred
+    .command('revoke')
+    .description("withdraw an aspect's grant of a credential")
+    .argument('<name>', 'credential name')
+    .argument('<aspect>', 'aspect name')
+    .action(async (name: string, aspect: string) => {
+      const { aspect: checked } = parseOrThrow(GrantCredentialRequest, { aspect });
+      await new BrokerClient(connectionFromEnv()).delete(
+        `${credentialPath(name)}/grants/${encodeURIComponent(checked)}`,
+      );
+      process.stdout.write(`revoked ${name} from ${aspect}\n`);
+    });
+
+  cred
+    .command('rm')
+    .description('delete a credential and its grants')
+    .argument('<name>', 'credential name')
+    .action(async (name: string) => {
+      await new BrokerClient(connectionFromEnv()).delete(credentialPath(name));
+      process.stdout.write(`removed ${name}\n`);
+    });
+}
