@@ -44,6 +44,9 @@ export type MintTokenReply = z.infer<typeof MintTokenReply>;
 
 export const TokenListQuery = z.strictObject({ aspect: AspectName.optional(), kind: TokenKind.optional() });
 
+/** The path of `DELETE /v1/admin/tokens/:id`. */
+export const TokenPath = z.object({ id: DecimalId });
+
 export const TokenInfo = z.object({
   id: DecimalId,
   kind: TokenKind,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AspectName, utf8Bytes } from './names.js';
+import { AspectName, JsonObject, utf8Bytes } from './names.js';
 
 /** A Hand's declaration inside aspect.json (SPEC section 6, B.14, B.30). */
 export const HandDeclaration = z.strictObject({
@@ -19,7 +19,7 @@ export const HandDeclaration = z.strictObject({
     .max(64)
     .default(['*']),
   concurrency: z.number().int().min(1).max(64).default(2),
-  input_schema: z.record(z.string(), z.unknown()).optional(),
+  input_schema: JsonObject.optional(),
 });
 export type HandDeclaration = z.infer<typeof HandDeclaration>;
 
@@ -30,7 +30,7 @@ export const ProviderConfig = z.strictObject({
   kind: ProviderKind,
   model: z.string().min(1).max(256).optional(),
   credential: z.string().max(253).nullable().optional(),
-  base_url: z.url().optional(),
+  base_url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).optional(),
   context_window: z.number().int().min(1024).max(10_000_000).optional(),
   max_output_tokens: z.number().int().min(1).max(1_000_000).optional(),
   token_param: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
@@ -91,7 +91,7 @@ export const AspectConfigFields = z.strictObject({
         .default(['*']),
     })
     .default({ send_to: ['*'] }),
-  metadata: z.record(z.string(), z.unknown()).default({}),
+  metadata: JsonObject.default({}),
 });
 
 /** The aspect home's configuration file, `aspect.json`, with its cross-field rules. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AspectName, DecimalId, InstanceId, IsoTime } from './names.js';
+import { AspectName, DecimalId, InstanceId, IsoTime, JsonObject, JsonValue } from './names.js';
 import { Message, SendReply, SendRequest } from './messages.js';
 import { ErrorCode } from './errors.js';
 
@@ -17,7 +17,11 @@ export const SendFrame = z.strictObject({ type: z.literal('send'), ref: Ref, mes
 export const AckFrame = z.strictObject({ type: z.literal('ack'), id: DecimalId });
 export const SubscribeFrame = z.strictObject({
   type: z.literal('subscribe'),
-  threads: z.union([z.array(DecimalId).max(1000), z.literal('*')]).optional(),
+  threads: z
+    .union([z.array(DecimalId).max(1000), z.literal('*')], {
+      error: 'must be "*" or a list of at most 1000 thread ids',
+    })
+    .optional(),
   observe: AspectName.optional(),
 });
 export const PingFrame = z.strictObject({ type: z.literal('ping'), ts: z.number().optional() });
@@ -28,19 +32,18 @@ export const PublishFrame = z.strictObject({
     kind: z.string().min(1).max(64),
     ts: IsoTime,
     thread_id: DecimalId.optional(),
-    data: z.record(z.string(), z.unknown()).default({}),
+    data: JsonObject.default({}),
   }),
 });
 export const ControlResultFrame = z.strictObject({
   type: z.literal('control.result'),
   request_id: DecimalId,
   ok: z.boolean(),
-  result: z.unknown().optional(),
+  result: JsonValue.optional(),
   error: z.strictObject({ code: z.string(), message: z.string() }).optional(),
 });
 
-/** Every frame a client may send, discriminated by `type`. */
-export const ClientFrame = z.discriminatedUnion('type', [
+const clientFrames = [
   HelloFrame,
   SendFrame,
   AckFrame,
@@ -49,11 +52,19 @@ export const ClientFrame = z.discriminatedUnion('type', [
   PongFrame,
   PublishFrame,
   ControlResultFrame,
-]);
+] as const;
+/** The `type` of every client frame, in the order above. */
+export const CLIENT_FRAME_TYPES = clientFrames.map((o) => o.shape.type.value);
+
+/** Every frame a client may send, discriminated by `type`. */
+export const ClientFrame = z.discriminatedUnion('type', clientFrames, {
+  // Only the union's own issue (no or an unknown `type`); issues inside a frame keep their messages.
+  error: (issue) =>
+    issue.code === 'invalid_union' ? `must be one of ${CLIENT_FRAME_TYPES.join(', ')}` : undefined,
+});
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type HelloFrame = z.infer<typeof HelloFrame>;
 export type SubscribeFrame = z.infer<typeof SubscribeFrame>;
-export const CLIENT_FRAME_TYPES = ClientFrame.options.map((o) => o.shape.type.value);
 
 export const Identity = z.strictObject({
   kind: z.enum(['aspect', 'worker', 'admin']),

@@ -8,12 +8,23 @@ export {
   Traceparent,
   Content,
   JsonInput,
+  JsonObject,
+  JsonValue,
   MAX_CONTENT_BYTES,
+  MAX_JSON_DEPTH,
+  nestsDeeperThan,
   OperatorAddress,
   utf8Bytes,
 } from './names.js';
 export { ErrorCode, ErrorBody, WireError } from './errors.js';
-export { fieldIssues, firstIssueText, formatPath, parseOrThrow, type FieldIssue } from './validation.js';
+export {
+  fieldIssues,
+  firstIssueText,
+  formatPath,
+  nulCharacterIssue,
+  parseOrThrow,
+  type FieldIssue,
+} from './validation.js';
 export {
   AspectConfig,
   AspectConfigFields,
@@ -24,6 +35,7 @@ export {
 } from './aspect-config.js';
 export {
   AspectStatus,
+  AspectPath,
   DeregisterRequest,
   HeartbeatRequest,
   IdentityDocuments,
@@ -40,6 +52,7 @@ export {
   SendReply,
   SendRequest,
   Thread,
+  ThreadPath,
   ThreadsQuery,
 } from './messages.js';
 export {
@@ -75,6 +88,7 @@ export {
   TokenInfo,
   TokenKind,
   TokenListQuery,
+  TokenPath,
 } from './admin.js';
 export {
   CustomSessionEntry,
@@ -87,3 +101,18 @@ export {
   Usage,
   parseSessionEntry,
 } from './session.js';
+export {
+  CredentialGrantPath,
+  CredentialInfo,
+  CredentialKind,
+  CredentialListReply,
+  CredentialName,
+  CredentialPath,
+  DEFAULT_CREDENTIAL_KIND,
+  FetchCredentialReply,
+  FetchCredentialRequest,
+  GrantCredentialRequest,
+  MAX_CREDENTIAL_BYTES,
+  StoreCredentialRequest,
+} from './credentials.js';
+export { Script, ScriptStep, ScriptToolCall } from './script.js';

@@ -49,6 +49,9 @@ export type Message = z.infer<typeof Message>;
 const Limit = z.coerce.number().int().min(1).max(1000);
 const Order = z.enum(['asc', 'desc']);
 
+/** The path of `GET /v1/threads/:id`. */
+export const ThreadPath = z.object({ id: DecimalId });
+
 /** `GET /v1/messages` query (SPEC Appendix A, B.2, B.60). */
 export const HistoryQuery = z.strictObject({
   thread_id: DecimalId.optional(),

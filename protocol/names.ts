@@ -19,7 +19,8 @@ export type Address = z.infer<typeof Address>;
 /** Broker ids (messages, threads, tokens, audit rows) are decimal strings of 64-bit integers. */
 export const DecimalId = z
   .string()
-  .regex(/^(0|[1-9][0-9]{0,18})$/, 'must be a decimal id string')
+  // `abort`: the range check below converts with BigInt, which throws on anything but digits.
+  .regex(/^(0|[1-9][0-9]{0,18})$/, { message: 'must be a decimal id string', abort: true })
   .refine((s) => BigInt(s) <= 9223372036854775807n, 'must fit in 64 bits');
 export type DecimalId = z.infer<typeof DecimalId>;
 
@@ -50,8 +51,39 @@ export const Content = z
   .string()
   .refine((s) => utf8Bytes(s) <= MAX_CONTENT_BYTES, 'must be at most 256 KiB of UTF-8');
 
+/**
+ * Free JSON (message `input`, `metadata`, scripts, event data) nests at most this deep: a 1 MiB body
+ * can nest 500,000 levels, which parses but overflows the stack of everything that walks it after
+ * (`JSON.stringify`, canonical JSON, the Postgres driver).
+ */
+export const MAX_JSON_DEPTH = 64;
+const DEPTH_RULE = `must nest at most ${MAX_JSON_DEPTH} levels deep`;
+
+/** Whether `value` nests arrays and objects more than `max` levels deep; walks without recursion. */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [item, level] = next;
+    if (item === null || typeof item !== 'object') continue;
+    if (level > max) return true;
+    for (const child of Object.values(item)) stack.push([child, level + 1]);
+  }
+  return false;
+}
+
+/** Free JSON of bounded depth. `abort`: size checks after this one serialise the value. */
+export const JsonValue = z.unknown().refine((v) => !nestsDeeperThan(v, MAX_JSON_DEPTH), {
+  message: DEPTH_RULE,
+  abort: true,
+});
+
+/** A JSON object of free fields (metadata, input schemas, event data), of bounded depth. */
+export const JsonObject = z
+  .record(z.string(), z.unknown())
+  .refine((v) => !nestsDeeperThan(v, MAX_JSON_DEPTH), { message: DEPTH_RULE, abort: true });
+
 /** Free JSON carried alongside content (`input`), at most 256 KiB serialised. */
-export const JsonInput = z
-  .unknown()
-  .refine((v) => v !== undefined, 'is required')
-  .refine((v) => utf8Bytes(JSON.stringify(v) ?? '') <= MAX_CONTENT_BYTES, 'must be at most 256 KiB as JSON');
+export const JsonInput = JsonValue.refine((v) => v !== undefined, 'is required').refine(
+  (v) => utf8Bytes(JSON.stringify(v) ?? '') <= MAX_CONTENT_BYTES,
+  'must be at most 256 KiB as JSON',
+);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AspectConfigFields, addAspectConfigIssues } from './aspect-config.js';
-import { InstanceId, IsoTime, utf8Bytes } from './names.js';
+import { AspectName, InstanceId, IsoTime, JsonValue, utf8Bytes } from './names.js';
 
 const IdentityDocument = z
   .string()
@@ -23,10 +23,10 @@ export const RegisterRequest = z
     started_at: IsoTime,
     runtime_version: z.string().min(1).max(64),
     identity: IdentityDocuments.optional(),
-    script: z
-      .unknown()
-      .refine((v) => utf8Bytes(JSON.stringify(v) ?? '') <= 256 * 1024, 'must be at most 256 KiB')
-      .optional(),
+    script: JsonValue.refine(
+      (v) => utf8Bytes(JSON.stringify(v) ?? '') <= 256 * 1024,
+      'must be at most 256 KiB',
+    ).optional(),
   })
   .superRefine(addAspectConfigIssues);
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
@@ -59,6 +59,9 @@ export const HeartbeatRequest = z.strictObject({
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
 
 export const DeregisterRequest = z.strictObject({ instance_id: InstanceId });
+
+/** The path of `GET /v1/aspects/:name` and of the admin routes on one aspect. */
+export const AspectPath = z.object({ name: AspectName });
 export type DeregisterRequest = z.infer<typeof DeregisterRequest>;
 
 export const AspectStatus = z.enum(['live', 'stale', 'down']);

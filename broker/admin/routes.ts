@@ -1,11 +1,11 @@
 import { Router } from 'express';
 import {
-  AspectName,
+  AspectPath,
   AuditQuery,
-  DecimalId,
   EmptyBody,
   MintTokenRequest,
   TokenListQuery,
+  TokenPath,
   WireError,
   parseOrThrow,
 } from '../../protocol/index.js';
@@ -53,13 +53,13 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
 
   router.delete('/v1/admin/tokens/:id', async (req, res) => {
     const caller = admin(res, 'token.revoke', String(req.params.id));
-    await deps.tokens.revoke(caller, parseOrThrow(DecimalId, req.params.id));
+    await deps.tokens.revoke(caller, parseOrThrow(TokenPath, req.params).id);
     res.status(204).end();
   });
 
   router.post('/v1/admin/aspects/:name/shutdown', async (req, res) => {
     const caller = admin(res, 'aspect.shutdown', String(req.params.name));
-    const name = parseOrThrow(AspectName, req.params.name);
+    const { name } = parseOrThrow(AspectPath, req.params);
     parseOrThrow(EmptyBody, jsonBody(req));
     await withDatabaseRetry(() => setStayDown(deps.db, name, true));
     await deps.audit.allowed(caller, 'aspect.shutdown', name);
@@ -69,7 +69,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
 
   router.delete('/v1/admin/aspects/:name/shutdown', async (req, res) => {
     const caller = admin(res, 'aspect.shutdown_clear', String(req.params.name));
-    const name = parseOrThrow(AspectName, req.params.name);
+    const { name } = parseOrThrow(AspectPath, req.params);
     await withDatabaseRetry(() => setStayDown(deps.db, name, false));
     await deps.audit.allowed(caller, 'aspect.shutdown_clear', name);
     res.json({ name, stay_down: false, aborted: 0 });
@@ -77,7 +77,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
 
   router.delete('/v1/admin/aspects/:name', async (req, res) => {
     const caller = admin(res, 'aspect.deregister', String(req.params.name));
-    const name = parseOrThrow(AspectName, req.params.name);
+    const { name } = parseOrThrow(AspectPath, req.params);
     if (!(await withDatabaseRetry(() => markDown(deps.db, name, null)))) {
       throw new WireError('not_found', `aspect ${name} never registered`);
     }

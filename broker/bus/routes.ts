@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import {
-  DecimalId,
   HistoryQuery,
   SendRequest,
+  ThreadPath,
   ThreadsQuery,
   WireError,
   parseOrThrow,
@@ -59,7 +59,7 @@ export function busRoutes(deps: { db: Queryable; messages: MessageService; audit
 
   router.get('/v1/threads/:id', async (req, res) => {
     const caller = callerOf(res);
-    const id = parseOrThrow(DecimalId, req.params.id);
+    const { id } = parseOrThrow(ThreadPath, req.params);
     await requireThreadReader(deps, caller, id);
     const [thread] = await withDatabaseRetry(() => listThreads(deps.db, { id, limit: 1, order: 'asc' }));
     res.json(thread);

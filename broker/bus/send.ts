@@ -41,7 +41,10 @@ export class MessageService {
     request: SendRequest,
     brokerWritten?: BrokerWrittenFields,
   ): Promise<SendOutcome> {
-    if (caller.address === null) throw new WireError('forbidden', 'worker tokens cannot send messages');
+    if (caller.address === null) {
+      this.audit.denied(caller, 'message.send', null, { reason: 'worker tokens cannot send messages' });
+      throw new WireError('forbidden', 'worker tokens cannot send messages');
+    }
     if (request.from !== undefined && request.from !== caller.address) {
       this.audit.denied(caller, 'message.send', request.from, { reason: 'identity_mismatch' });
       throw new WireError('identity_mismatch', `from: must be the caller (${caller.address}) or absent`);
@@ -68,7 +71,7 @@ export class MessageService {
     const result = await withDatabaseRetry(() => persistWithIdempotencyRace(persist)).catch(
       (err: unknown) => {
         const refusal = refusalFromDatabase(err);
-        if (refusal?.code === 'forbidden')
+        if (refusal?.code === 'forbidden' || refusal?.code === 'stay_down')
           this.audit.denied(caller, 'message.send', request.thread_id ?? null, { reason: refusal.message });
         throw refusal ?? err;
       },

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { WireError } from '../../protocol/index.js';
-import { jsonErrorText } from '../ws/frame-parsing.js';
+import { jsonErrorText } from './json-position.js';
 
 /**
  * The request body as JSON. Bodies arrive raw (so the size limit and the JSON error are ours);
@@ -9,9 +9,10 @@ import { jsonErrorText } from '../ws/frame-parsing.js';
 export function jsonBody(req: Request): unknown {
   const raw: unknown = req.body;
   if (!Buffer.isBuffer(raw) || raw.length === 0) return {};
+  const text = raw.toString('utf8');
   try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    throw new WireError('invalid_json', jsonErrorText(err, 'body'));
+    return JSON.parse(text);
+  } catch {
+    throw new WireError('invalid_json', jsonErrorText(text, 'body'));
   }
 }

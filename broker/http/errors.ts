@@ -8,9 +8,13 @@ export function toWireError(err: unknown, logger: Logger): WireError {
   if (err instanceof WireError) return err;
   const e = err as { type?: string; status?: number };
   if (e?.type === 'entity.too.large') return new WireError('payload_too_large', 'body is larger than 1 MiB');
-  if (e?.type === 'request.aborted') return new WireError('invalid_request', 'request aborted');
-  if (e?.status === 400 && typeof e.type === 'string')
-    return new WireError('invalid_request', 'body could not be read');
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
+    return new WireError('invalid_request', 'body: this content-encoding is not supported');
+  // The router's own message for a bad %-escape quotes the path (B.57): say only what is wrong.
+  if (err instanceof URIError) return new WireError('invalid_request', 'path: not valid percent-encoding');
+  // Whatever else the body reader refuses: an aborted request, a corrupt compressed stream, a wrong length.
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500)
+    return new WireError('invalid_request', 'body: could not be read');
   if (classifyDatabaseError(err) === 'unavailable') return databaseUnavailable();
   logger.error({ err }, 'request failed');
   return new WireError('internal', 'internal error');

@@ -39,7 +39,7 @@ export class RegistrationService {
   ) {}
 
   async register(caller: Principal, body: RegisterRequest): Promise<RegisterReply> {
-    if (caller.kind !== 'aspect') throw new WireError('forbidden', 'only an aspect token may register');
+    this.requireAspectCaller(caller, 'aspect.register', 'only an aspect token may register');
     if (body.name !== caller.name) {
       this.audit.denied(caller, 'aspect.register', body.name, { reason: 'identity_mismatch' });
       throw new WireError('identity_mismatch', `name: must be the token's aspect (${caller.name})`);
@@ -87,7 +87,11 @@ export class RegistrationService {
         }
         return row;
       }),
-    );
+    ).catch((err: unknown) => {
+      if (err instanceof WireError && err.code === 'stay_down')
+        this.audit.denied(caller, 'aspect.register', body.name, { reason: 'stay_down' });
+      throw err;
+    });
     if (previous?.instance_id && previous.instance_id !== instance_id) {
       this.sockets.instanceRegistered(body.name, instance_id);
     }
@@ -99,8 +103,7 @@ export class RegistrationService {
   }
 
   async heartbeat(caller: Principal, body: HeartbeatRequest): Promise<void> {
-    if (caller.kind !== 'aspect')
-      throw new WireError('forbidden', 'only an aspect token may send heartbeats');
+    this.requireAspectCaller(caller, 'aspect.heartbeat', 'only an aspect token may send heartbeats');
     const ok = await withDatabaseRetry(() =>
       recordHeartbeat(this.pool, caller.name, body.instance_id, body.stats),
     );
@@ -111,11 +114,18 @@ export class RegistrationService {
   }
 
   async deregister(caller: Principal, body: DeregisterRequest): Promise<void> {
-    if (caller.kind !== 'aspect') throw new WireError('forbidden', 'only an aspect token may deregister');
+    this.requireAspectCaller(caller, 'aspect.deregister', 'only an aspect token may deregister');
     const ok = await withDatabaseRetry(() => markDown(this.pool, caller.name, body.instance_id));
     if (!ok) {
       const reason = await withDatabaseRetry(() => instanceMismatchReason(this.pool, caller.name));
       throw new WireError('conflict', `deregister refused: ${reason.replace('_', ' ')}`, { reason });
     }
+  }
+
+  /** Only aspect tokens act on the roster; any other caller is refused, and the refusal audited (B.7). */
+  private requireAspectCaller(caller: Principal, action: string, message: string): void {
+    if (caller.kind === 'aspect') return;
+    this.audit.denied(caller, action, null, { reason: 'not an aspect token' });
+    throw new WireError('forbidden', message);
   }
 }

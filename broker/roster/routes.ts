@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import {
-  AspectName,
+  AspectPath,
   DeregisterRequest,
   HeartbeatRequest,
   RegisterRequest,
@@ -38,7 +38,7 @@ export function rosterRoutes(deps: { db: Queryable; registration: RegistrationSe
   });
 
   router.get('/v1/aspects/:name', async (req, res) => {
-    const name = parseOrThrow(AspectName, req.params.name);
+    const { name } = parseOrThrow(AspectPath, req.params);
     const [entry] = await withDatabaseRetry(() => listRoster(deps.db, name));
     if (!entry) throw new WireError('not_found', `aspect ${name} is not in the roster`);
     res.json(entry);

@@ -106,18 +106,23 @@ export class Connection {
 
   private async onFrame(data: string | null): Promise<void> {
     if (this.state === 'closed') return;
-    let frame: ClientFrame;
+    let frame: ClientFrame | null = null;
+    let malformed: unknown = null;
     try {
       if (data === null) throw new WireError('invalid_request', '(root): frames must be text');
       frame = parseClientFrame(data);
     } catch (err) {
-      this.sendError(err);
-      return;
+      malformed = err;
     }
-    const exempt = frame.type === 'ack' || frame.type === 'ping' || frame.type === 'pong';
+    // Only well-formed ack, ping and pong are exempt (B.9): a flood of malformed frames is a flood too.
+    const exempt = frame?.type === 'ack' || frame?.type === 'ping' || frame?.type === 'pong';
     const rateKey = this.principal?.tokenId ?? this.headerPrincipal?.tokenId ?? `conn:${this.id}`;
     if (!exempt && this.deps.wsRate.take(rateKey) > 0) {
       this.close(CloseCode.policy, 'frame rate limit exceeded');
+      return;
+    }
+    if (frame === null) {
+      this.sendError(malformed);
       return;
     }
     if (this.state === 'awaiting_hello' && frame.type !== 'hello') {

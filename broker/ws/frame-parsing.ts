@@ -4,15 +4,17 @@ import {
   WireError,
   fieldIssues,
   firstIssueText,
+  nulCharacterIssue,
 } from '../../protocol/index.js';
+import { jsonErrorText } from '../http/json-position.js';
 
 /** Parses one client frame or throws a wire error naming what was wrong (never echoing input, B.57). */
 export function parseClientFrame(data: string): ClientFrame {
   let value: unknown;
   try {
     value = JSON.parse(data);
-  } catch (err) {
-    throw new WireError('invalid_json', jsonErrorText(err));
+  } catch {
+    throw new WireError('invalid_json', jsonErrorText(data, 'frame'));
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new WireError('invalid_request', '(root): a frame must be a JSON object');
@@ -27,11 +29,7 @@ export function parseClientFrame(data: string): ClientFrame {
       issues: fieldIssues(result.error),
     });
   }
+  const nul = nulCharacterIssue(value);
+  if (nul) throw new WireError('invalid_request', `${nul.path}: ${nul.message}`, { issues: [nul] });
   return result.data;
-}
-
-/** "body is not valid JSON at position N", without Node's own text, which quotes the input. */
-export function jsonErrorText(err: unknown, what = 'frame'): string {
-  const match = /position (\d+)/.exec(err instanceof Error ? err.message : '');
-  return match ? `${what} is not valid JSON at position ${match[1]}` : `${what} is not valid JSON`;
 }
