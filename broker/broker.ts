@@ -24,6 +24,8 @@ import { RegistrationService } from './roster/registration.js';
 import { rosterRoutes } from './roster/routes.js';
 import { TokenService, REVOKE_CHANNEL } from './admin/token-service.js';
 import { adminRoutes } from './admin/routes.js';
+import { CredentialService } from './credentials/credential-service.js';
+import { credentialRoutes } from './credentials/routes.js';
 import { EventService } from './events/event-service.js';
 import { SocketHub, EVENT_CHANNEL, MESSAGE_CHANNEL, SOCKET_CHANNEL } from './ws/hub.js';
 import { DutyRunner } from './duties/duty-runner.js';
@@ -50,7 +52,9 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     logger,
     applicationName: `nexus-broker:${replicaId}`,
   });
-  const health = new DatabaseHealth(pool, await codeSchemaVersion(), logger);
+  const health = new DatabaseHealth(pool, await codeSchemaVersion(), logger, {
+    databaseUrl: config.databaseUrl,
+  });
   const notifier = new Notifier(pool, logger);
   const listener = new Listener(config.databaseUrl, logger);
   const audit = new AuditLog(pool, logger);
@@ -58,7 +62,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     pollMs: config.revokePollMs,
     freshMs: Math.max(750, config.revokePollMs * 3),
   });
-  const events = new EventService(pool, notifier);
+  const events = new EventService(pool, notifier, audit);
   const wsRate = new RateLimiter(config.rateWs.rate, config.rateWs.burst, config.rateLimits);
 
   // The hub and the message service need each other: the service announces, the hub delivers.
@@ -84,6 +88,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const socketAddresses = new WeakMap<WebSocket, string>();
   const registration = new RegistrationService(pool, hub, audit, config);
   const tokens = new TokenService(pool, notifier, authenticator, audit, logger);
+  const credentials = new CredentialService({ db: pool, audit, logger, key: config.secretKey });
   const duties = foundationDuties({
     staleS: config.staleS,
     metrics,
@@ -108,6 +113,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       rosterRoutes({ db: pool, registration }),
       busRoutes({ db: pool, messages, audit }),
       adminRoutes({ db: pool, tokens, audit, duties, stayDown: (name) => hub.stayDown(name) }),
+      credentialRoutes({ credentials, audit }),
     ],
   });
 
@@ -146,6 +152,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   });
 
   await prepareDatabase(config, logger, pool, tokens);
+  // Checked once before listening: until the first check, every request would read "unavailable".
+  await health.check();
   health.start();
   listener.start();
   authenticator.start();

@@ -17,7 +17,14 @@ function capture() {
 describe('the logger', () => {
   it('censors secret fields at any depth', () => {
     const { lines, logger } = capture();
-    logger.info({ token: TOKEN, req: { headers: { authorization: `Bearer ${TOKEN}` } }, credential: { value: 'sk-secret' } }, 'x');
+    logger.info(
+      {
+        token: TOKEN,
+        req: { headers: { authorization: `Bearer ${TOKEN}` } },
+        credential: { value: 'sk-secret' },
+      },
+      'x',
+    );
     expect(lines.join('')).not.toContain(TOKEN);
     expect(lines.join('')).not.toContain('sk-secret');
     expect(lines.join('')).toContain('[REDACTED]');
@@ -30,6 +37,8 @@ describe('the logger', () => {
   });
 
   it('scrubSecrets replaces tokens and bearer values inside free text', () => {
-    expect(scrubSecrets(`Authorization: Bearer abc.def and ${TOKEN}`)).toBe('Authorization: Bearer [REDACTED] and [REDACTED]');
+    expect(scrubSecrets(`Authorization: Bearer abc.def and ${TOKEN}`)).toBe(
+      'Authorization: Bearer [REDACTED] and [REDACTED]',
+    );
   });
 });

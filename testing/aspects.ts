@@ -46,6 +46,8 @@ export interface TestAspect {
   received: Message[];
   /** How many deliveries were dropped as duplicates (allowed: delivery is at least once). */
   duplicates: number;
+  /** The close code of every socket close the aspect saw, oldest first. */
+  closes: number[];
   socket: SocketClient | null;
   /** Opens the socket on `url` (resuming after what it received), and waits for welcome. */
   connect(url: string, options?: { autoAck?: boolean }): Promise<SocketClient>;
@@ -65,6 +67,7 @@ export async function createAspect(url: string, admin: BrokerClient, name: strin
     http,
     received: [],
     duplicates: 0,
+    closes: [],
     socket: null,
     async connect(socketUrl, options = {}) {
       aspect.socket?.close();
@@ -75,6 +78,7 @@ export async function createAspect(url: string, admin: BrokerClient, name: strin
         instanceId,
         ...(last ? { resumeAfter: last } : {}),
         ...(options.autoAck === undefined ? {} : { autoAck: options.autoAck }),
+        onClose: (code) => aspect.closes.push(code),
         onMessage: (m) => {
           const last = aspect.received.at(-1);
           if (last && BigInt(m.id) <= BigInt(last.id)) aspect.duplicates++;

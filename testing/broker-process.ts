@@ -14,6 +14,8 @@ export function newAdminTokenValue(): string {
 export interface BrokerProcess {
   url: string;
   port: number;
+  /** The id the replica logs with `listening on` (and holds duties under, SPEC B.40). */
+  replicaId: string;
   child: ChildProcess;
   /** Everything the process wrote to stderr so far (pino JSON lines). */
   logs(): string;
@@ -22,6 +24,8 @@ export interface BrokerProcess {
   /** SIGTERM and wait for exit. */
   stop(): Promise<void>;
 }
+
+const START_TIMEOUT_MS = 45_000;
 
 /** Settings that make fault bounds quick in tests (SPEC B.40). */
 export const FAST_TEST_ENV = {
@@ -53,26 +57,37 @@ export async function startBrokerProcess(options: {
   });
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not start within 15 s:\n${output}`)), 15_000);
+  const listening = await new Promise<{ url: string; replicaId: string }>((resolve, reject) => {
+    // Generous: on a loaded machine a cold Node start alone can take seconds. A broker that does
+    // not come up is killed, so a failed start leaves no process behind.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`broker did not start within ${START_TIMEOUT_MS} ms:\n${output}`));
+    }, START_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(output);
-      if (match) {
+      const line = output.split('\n').find((l) => l.includes('"listening on http://') && l.endsWith('}'));
+      if (line) {
         clearTimeout(timer);
-        resolve(match[1] as string);
+        try {
+          resolve(parseListeningLine(line));
+        } catch (err) {
+          reject(err);
+        }
       }
     };
     child.stderr?.on('data', onData);
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout?.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`broker exited with ${code} before listening:\n${output}`));
     });
   });
+  const { url, replicaId } = listening;
   return {
     url,
     port: Number(new URL(url).port),
+    replicaId,
     child,
     logs: () => output,
     async kill() {
@@ -84,4 +99,42 @@ export async function startBrokerProcess(options: {
       await exited;
     },
   };
+}
+
+/** Starts `count` replicas on one database; if one fails to start, the others are stopped too. */
+export async function startBrokerProcesses(
+  count: number,
+  options: Parameters<typeof startBrokerProcess>[0],
+): Promise<BrokerProcess[]> {
+  const started = await Promise.allSettled(Array.from({ length: count }, () => startBrokerProcess(options)));
+  const failure = started.find((s) => s.status === 'rejected');
+  if (!failure) return started.map((s) => (s as PromiseFulfilledResult<BrokerProcess>).value);
+  await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+  throw failure.reason;
+}
+
+/** The URL and replica id from the broker's `listening on` log line (pino JSON). */
+function parseListeningLine(line: string): { url: string; replicaId: string } {
+  const entry = JSON.parse(line) as { msg?: unknown; replicaId?: unknown };
+  const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(String(entry.msg));
+  if (!match || typeof entry.replicaId !== 'string') throw new Error(`unexpected listening line: ${line}`);
+  return { url: match[1] as string, replicaId: entry.replicaId };
+}
+
+/** Runs a one-shot `nexus` command (for example `migrate`) and resolves with its exit code and output. */
+export function runNexus(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [NEXUS_BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, output }));
+  });
 }

@@ -1,6 +1,7 @@
-// Runs once before the suite (plain JS: Jest loads it without its module mapping). Re-creates the
-// migrated template database every test file clones, and drops databases earlier runs left behind
-// (kept until now for inspection).
+// Runs once before the suite (plain JS: Jest loads it without its module mapping). Makes sure the
+// migrated template database that every test file clones exists and is current, and drops test
+// databases that runs left behind more than an hour ago (kept until then for inspection; those of
+// a run going on right now are younger, so concurrent runs never pull databases from each other).
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 
@@ -15,13 +16,19 @@ export default async function globalSetup() {
   await server.connect();
   try {
     const leftovers = await server.query(
-      `SELECT datname FROM pg_database WHERE datname LIKE 'nexus\\_t\\_%' OR datname = $1`,
-      [TEMPLATE],
+      `SELECT datname FROM pg_database WHERE datname LIKE 'nexus\\_t\\_%'`,
     );
+    const hourAgo = Date.now() / 1000 - 3600;
     for (const { datname } of leftovers.rows) {
-      await server.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+      const createdAt = Number(/^nexus_t_(\d+)_/.exec(datname)?.[1] ?? 0);
+      if (createdAt < hourAgo)
+        await server.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
     }
-    await server.query(`CREATE DATABASE ${pg.escapeIdentifier(TEMPLATE)}`);
+    try {
+      await server.query(`CREATE DATABASE ${pg.escapeIdentifier(TEMPLATE)}`);
+    } catch (err) {
+      if (err.code !== '42P04') throw err; // it exists: migrated in place below
+    }
   } finally {
     await server.end();
   }
@@ -30,6 +37,7 @@ export default async function globalSetup() {
   const template = new pg.Client({ connectionString: url.toString() });
   await template.connect();
   try {
+    // Concurrent runs are safe: migrate() serialises on an advisory lock and skips what is applied.
     await migrate(template);
   } finally {
     await template.end();

@@ -42,7 +42,9 @@ export async function createTestDatabase(label = 'db'): Promise<TestDatabase> {
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '_')
     .slice(0, 30);
-  const name = `nexus_t_${slug}_${randomBytes(4).toString('hex')}`;
+  // The creation time in the name lets the global set-up drop only old leftovers, never a
+  // database that a concurrent run is using.
+  const name = `nexus_t_${Math.floor(Date.now() / 1000)}_${slug}_${randomBytes(4).toString('hex')}`;
   await withServerClient(async (client) => {
     // CREATE DATABASE … TEMPLATE fails while anyone is connected to the template; retry briefly.
     for (let attempt = 0; ; attempt++) {

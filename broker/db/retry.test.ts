@@ -28,7 +28,9 @@ describe('withDatabaseRetry', () => {
   });
 
   it('turns a connection failure into 503 unavailable with Retry-After', async () => {
-    const err = await withDatabaseRetry(() => Promise.reject(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).catch((e: unknown) => e);
+    const err = await withDatabaseRetry(() =>
+      Promise.reject(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })),
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WireError);
     expect(err).toMatchObject({ code: 'unavailable', status: 503, retryAfterS: 1 });
   });
