@@ -5,6 +5,8 @@ import { ConfigError } from '../platform/index.js';
 import { WireError } from '../protocol/index.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerClientCommands } from './client-commands.js';
+import { registerAgentCommand } from './agent-command.js';
+import { registerCredentialCommands } from './credential-commands.js';
 
 const program = new Command()
   .name('nexus')
@@ -14,6 +16,8 @@ const program = new Command()
 
 registerServerCommands(program);
 registerClientCommands(program);
+registerAgentCommand(program);
+registerCredentialCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -9,7 +9,7 @@
  */
 import type { Message } from '../protocol/index.js';
 import type { Logger } from '../platform/index.js';
-import { loadHome, type AspectHome } from './home/home.js';
+import { loadHome } from './home/home.js';
 import { loadState, saveState, type RuntimeState } from './home/state.js';
 import { Sessions } from './session/sessions.js';
 import { defaultMaxOutputTokens, defaultReserveTokens, shouldCompact } from './session/compaction.pure.js';
@@ -23,27 +23,17 @@ import { compact } from './loop/compactor.js';
 import { crashPoints } from './loop/crash-points.js';
 import { BrokerSession } from './broker-session.js';
 import { contextWindowFor } from './providers/models.js';
-import {
-  totalTokens,
-  type Provider,
-  type ProviderRequest,
-  type ProviderResult,
-} from './providers/provider.js';
+import { totalTokens } from './providers/provider.js';
+import { callWithRetry, chooseProvider } from './providers/registry.js';
 import { answerStatelessly } from './loop/stateless.js';
 
 export const RUNTIME_VERSION = '0.1.0';
-
-/** How the composition root makes the aspect's provider; the broker client fetches credentials. */
-export type ProviderFactory = (home: AspectHome, broker: BrokerSession, logger: Logger) => Promise<Provider>;
 
 export interface AgentOptions {
   homeDir: string;
   url: string;
   token: () => string;
   logger: Logger;
-  makeProvider: ProviderFactory;
-  /** Calls the provider with retries (the providers' shared retry helper). */
-  call(provider: Provider, request: ProviderRequest, signal: AbortSignal): Promise<ProviderResult>;
 }
 
 export interface RunningAgent {
@@ -94,7 +84,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       inbox_depth: inbox.depth,
     }),
   });
-  const provider = await options.makeProvider(home, broker, logger);
+  const choice = await chooseProvider(home, broker, logger);
+  const provider = choice.provider;
+  const call = callWithRetry(() => choice.credential);
   const tools = new ToolRegistry();
   for (const name of config.tools) {
     if (name === 'send_message') tools.register(sendMessageTool(broker.http));
@@ -106,7 +98,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     session,
     systemPrompt,
     provider,
-    call: options.call,
+    call,
     tools,
     settings: {
       model: config.provider.model ?? 'scripted',
@@ -140,7 +132,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
             self: config.name,
             systemPrompt,
             provider,
-            call: options.call,
+            call,
             broker: broker.http,
             model: config.provider.model ?? 'scripted',
             maxOutputTokens,
@@ -181,7 +173,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       const result = await compact(session, config.compaction.keep_recent_turns, tokens, {
         provider,
         model: config.provider.model ?? 'scripted',
-        call: options.call,
+        call,
         signal: shutdown.signal,
       });
       if (result) {

@@ -14,12 +14,19 @@ export interface CredentialSource {
   invalidate(): void;
 }
 
-export function brokerCredential(broker: BrokerClient, name: string, now: () => number = Date.now): CredentialSource {
+export function brokerCredential(
+  broker: BrokerClient,
+  name: string,
+  now: () => number = Date.now,
+): CredentialSource {
   let cached: { value: string; at: number } | null = null;
   return {
     async get() {
       if (cached && now() - cached.at < CACHE_MS) return cached.value;
-      const reply = await broker.post<{ value: string }>(`/v1/credentials/${encodeURIComponent(name)}/fetch`, {});
+      const reply = await broker.post<{ value: string }>(
+        `/v1/credentials/${encodeURIComponent(name)}/fetch`,
+        {},
+      );
       cached = { value: reply.value, at: now() };
       return reply.value;
     },

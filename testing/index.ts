@@ -6,7 +6,14 @@ export {
   TEST_SERVER_URL,
   type TestDatabase,
 } from './postgres.js';
-export { startBrokerProcess, newAdminTokenValue, NEXUS_BIN, type BrokerProcess } from './broker-process.js';
+export {
+  startBrokerProcess,
+  startBrokerProcesses,
+  runNexus,
+  newAdminTokenValue,
+  NEXUS_BIN,
+  type BrokerProcess,
+} from './broker-process.js';
 export { waitUntil, sleep } from './wait.js';
 export {
   adminClient,
@@ -17,3 +24,20 @@ export {
   type TestAspect,
 } from './aspects.js';
 export { startInProcessBroker } from './in-process-broker.js';
+export { openBackendControl, type BackendControl } from './backends.js';
+export { createThrowawayPostgres, type ThrowawayPostgres } from './throwaway-postgres.js';
+export { postMessage, streamOverHttp, streamOverSocket, type SendLog, type Sender } from './senders.js';
+export { rawRequest, type RawResponse } from './raw-http.js';
+export { openRawSocket, type RawSocket, type ReceivedFrame } from './raw-socket.js';
+export { openStateProbe, stateSnapshot, type StateSnapshot } from './state.js';
+export {
+  startAnthropicDouble,
+  anthropicError,
+  type AnthropicDouble,
+  type ClaudeTurn,
+} from './anthropic-double.js';
+export { startOpenAIDouble, openAIError, type OpenAIDouble, type OpenAITurn } from './openai-double.js';
+export { type RecordedRequest } from './http-double.js';
+export { anyJson, anyText, deepArray, errorProblem, mutatedBody, weirdValue } from './fuzz.js';
+export { startAgentProcess, writeHome, type AgentProcess } from './agent-process.js';
+export { missingDeliveries, inIdOrder } from './delivery.js';

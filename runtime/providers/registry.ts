@@ -1,0 +1,95 @@
+/**
+ * Which provider runs an aspect: the composition root's one table of provider kinds. The API key
+ * comes from the broker's credential store; with `provider.offline` set, an aspect whose
+ * credential cannot be fetched falls back to the scripted provider (B.34) and says so.
+ */
+import type { Logger } from '../../platform/index.js';
+import type { AspectHome } from '../home/home.js';
+import type { BrokerSession } from '../broker-session.js';
+import { brokerCredential, type CredentialSource } from '../credentials.js';
+import { createClaudeProvider } from './claude-api.js';
+import { createOpenAICompatibleProvider } from './openai-compatible.js';
+import { createScriptedProvider, parseScript } from './scripted.js';
+import { invokeWithRetry } from './retry.js';
+import { ProviderCallError, type Provider, type ProviderRequest, type ProviderResult } from './provider.js';
+
+export interface ProviderChoice {
+  provider: Provider;
+  /** Set when the aspect runs offline instead of on its configured provider. */
+  offlineBecause: string | null;
+  credential: CredentialSource | null;
+}
+
+/** The credential a provider block needs: explicit, `anthropic` for claude-api, else none (B.53). */
+export function credentialNameFor(provider: AspectHome['config']['provider']): string | null {
+  if (provider.credential !== undefined) return provider.credential;
+  return provider.kind === 'claude-api' ? 'anthropic' : null;
+}
+
+export async function chooseProvider(
+  home: AspectHome,
+  broker: BrokerSession,
+  logger: Logger,
+): Promise<ProviderChoice> {
+  const config = home.config.provider;
+  const scripted = () =>
+    createScriptedProvider({ script: parseScript(home.script, `${home.dir}/script.json`) });
+  if (config.kind === 'scripted') return { provider: scripted(), offlineBecause: null, credential: null };
+
+  const name = credentialNameFor(config);
+  const credential = name === null ? null : brokerCredential(broker.http, name);
+  if (credential && config.offline) {
+    try {
+      await credential.get();
+    } catch (err) {
+      const reason = `credential ${name} could not be fetched (${err instanceof Error ? err.message : String(err)})`;
+      logger.warn({ aspect: home.config.name }, `running offline on the scripted provider: ${reason}`);
+      return { provider: scripted(), offlineBecause: reason, credential: null };
+    }
+  }
+  const apiKey = credential ? () => credential.get() : null;
+  if (config.kind === 'claude-api') {
+    if (!apiKey)
+      throw new Error(`${home.dir}/aspect.json: provider.credential: claude-api needs a credential`);
+    return {
+      provider: createClaudeProvider({
+        apiKey,
+        ...(config.base_url ? { baseURL: config.base_url } : {}),
+        ...(config.model ? { model: config.model } : {}),
+      }),
+      offlineBecause: null,
+      credential,
+    };
+  }
+  return {
+    provider: createOpenAICompatibleProvider({
+      apiKey,
+      ...(config.base_url ? { baseURL: config.base_url } : {}),
+      ...(config.model ? { model: config.model } : {}),
+      ...(config.token_param ? { tokenParam: config.token_param } : {}),
+    }),
+    offlineBecause: null,
+    credential,
+  };
+}
+
+/**
+ * Provider calls with retry; after an `auth` failure the cached credential is dropped and the call
+ * tried once more, so a rotated key is picked up (B.53).
+ */
+export function callWithRetry(credential: () => CredentialSource | null) {
+  return async (
+    provider: Provider,
+    request: ProviderRequest,
+    signal: AbortSignal,
+  ): Promise<ProviderResult> => {
+    try {
+      return await invokeWithRetry(provider, request, signal);
+    } catch (err) {
+      const source = credential();
+      if (!(err instanceof ProviderCallError) || err.failure.kind !== 'auth' || !source) throw err;
+      source.invalidate();
+      return invokeWithRetry(provider, request, signal);
+    }
+  };
+}

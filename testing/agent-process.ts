@@ -1,0 +1,85 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { NEXUS_BIN } from './broker-process.js';
+
+export interface AgentProcess {
+  child: ChildProcess;
+  home: string;
+  logs(): string;
+  /** Resolves when the process logs a line containing `text`. */
+  waitForLog(text: string, timeoutMs?: number): Promise<void>;
+  kill(): Promise<void>;
+  stop(): Promise<number | null>;
+}
+
+/** Writes an aspect home: aspect.json plus any other files (SOUL.md, script.json, …). */
+export async function writeHome(files: Record<string, unknown>, dir?: string): Promise<string> {
+  const home = dir ?? (await mkdtemp(path.join(tmpdir(), 'nexus-home-')));
+  await mkdir(home, { recursive: true });
+  for (const [name, content] of Object.entries(files)) {
+    await writeFile(
+      path.join(home, name),
+      typeof content === 'string' ? content : JSON.stringify(content, null, 2),
+    );
+  }
+  return home;
+}
+
+/** Spawns `nexus agent HOME` against a broker, as a user would run it. */
+export function startAgentProcess(options: {
+  home: string;
+  url: string;
+  token: string;
+  env?: Record<string, string>;
+}): AgentProcess {
+  const child = spawn(process.execPath, [NEXUS_BIN, 'agent', options.home], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      NEXUS_URL: options.url,
+      NEXUS_TOKEN: options.token,
+      LOG_LEVEL: 'info',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const listeners: (() => void)[] = [];
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const listener of listeners) listener();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    home: options.home,
+    logs: () => output,
+    waitForLog(text, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`agent did not log "${text}" within ${timeoutMs} ms:\n${output}`)),
+          timeoutMs,
+        );
+        const check = () => {
+          if (output.includes(text)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        listeners.push(check);
+        check();
+      });
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
