@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  adminClient,
+  createTestDatabase,
+  mintAspectToken,
+  newAdminTokenValue,
+  startAgentProcess,
+  startAnthropicDouble,
+  startBrokerProcess,
+  waitUntil,
+  writeHome,
+  type AgentProcess,
+  type AnthropicDouble,
+  type BrokerProcess,
+  type TestDatabase,
+} from '../testing/index.js';
+
+interface Line {
+  kind?: string;
+  id?: string;
+  payload?: Record<string, unknown>;
+}
+
+describe('proactive compaction in a long conversation', () => {
+  let db: TestDatabase;
+  let broker: BrokerProcess;
+  let double: AnthropicDouble;
+  let agent: AgentProcess | undefined;
+  const bootstrap = newAdminTokenValue();
+
+  beforeAll(async () => {
+    db = await createTestDatabase('runtime_compaction');
+    broker = await startBrokerProcess({
+      databaseUrl: db.url,
+      bootstrapToken: bootstrap,
+      env: { NEXUS_SECRET_KEY: randomBytes(32).toString('base64') },
+    });
+    double = await startAnthropicDouble();
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+    await broker?.stop();
+    await double?.stop();
+    await db?.drop();
+  });
+
+  it('appends a compaction once tokens pass window - reserve, and the next request carries the summary and the recent turns only', async () => {
+    const admin = adminClient(broker.url, bootstrap);
+    await admin.call('PUT', '/v1/credentials/anthropic', { value: 'sk-ant-compaction-test' });
+    await admin.post('/v1/credentials/anthropic/grants', { aspect: 'scribe' });
+    const { token } = await mintAspectToken(admin, 'scribe');
+    // Window 30,000: reserve 10,000 and max output 4,096 by B.49, so compaction starts past 20,000.
+    const home = await writeHome({
+      'aspect.json': {
+        name: 'scribe',
+        context_mode: 'global',
+        provider: { kind: 'claude-api', model: 'claude-sonnet-4-5', base_url: double.url, context_window: 30_000 },
+        compaction: { keep_recent_turns: 1 },
+        tools: ['send_message'],
+      },
+    });
+    agent = startAgentProcess({ home, url: broker.url, token });
+    await agent.waitForLog('"registered"');
+    const sessionFile = path.join(home, 'session', 'global.jsonl');
+    const lines = async (): Promise<Line[]> =>
+      (await readFile(sessionFile, 'utf8').catch(() => ''))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Line);
+    const turnEnds = async () => (await lines()).filter((l) => l.kind === 'custom.turn_end').length;
+    const say = async (content: string, expectedTurnEnds: number) => {
+      await admin.post('/v1/messages', { content, to: ['scribe'] });
+      await waitUntil(async () => (await turnEnds()) >= expectedTurnEnds, { timeoutMs: 20_000, what: `the turn for "${content}"` });
+    };
+
+    double.reply({ text: 'noted one', usage: { input_tokens: 1_000, output_tokens: 10 } });
+    await say('first: the project is called Heron', 1);
+    expect((await lines()).some((l) => l.kind === 'compaction')).toBe(false);
+
+    double.reply({ text: 'noted two', usage: { input_tokens: 24_000, output_tokens: 10 } });
+    double.reply({ text: 'SUMMARY: the project is called Heron.' }); // the compactor's summary call
+    await say('second: the deadline is Friday', 2);
+    const compaction = await waitUntil(async () => (await lines()).find((l) => l.kind === 'compaction'), {
+      timeoutMs: 20_000,
+      what: 'the compaction entry',
+    });
+    expect(compaction.value.payload).toMatchObject({ summary: 'SUMMARY: the project is called Heron.', tokens_before: 24_010 });
+    const kept = (await lines()).find((l) => l.id === compaction.value.payload?.first_kept_entry_id);
+    expect(String(kept?.payload?.content)).toContain('the deadline is Friday');
+
+    const requestsBefore = double.messageRequests().length;
+    double.reply({ text: 'noted three' });
+    await say('third: what do you remember?', 3);
+    const next = double.messageRequests()[requestsBefore];
+    const sent = JSON.stringify((next?.body as { messages: unknown }).messages);
+    expect(sent).toContain('SUMMARY: the project is called Heron.');
+    expect(sent).toContain('the deadline is Friday');
+    expect(sent).toContain('what do you remember?');
+    expect(sent).not.toContain('first: the project is called Heron');
+    // Nothing was deleted: the first turn is still in the file.
+    expect(JSON.stringify(await lines())).toContain('first: the project is called Heron');
+  });
+});
