@@ -27,6 +27,8 @@ import { adminRoutes } from './admin/routes.js';
 import { CredentialService } from './credentials/credential-service.js';
 import { credentialRoutes } from './credentials/routes.js';
 import { EventService } from './events/event-service.js';
+import { CONTROL_CHANNEL, ControlService } from './control/control-service.js';
+import { controlRoutes } from './control/routes.js';
 import { SocketHub, EVENT_CHANNEL, MESSAGE_CHANNEL, SOCKET_CHANNEL } from './ws/hub.js';
 import { DutyRunner } from './duties/duty-runner.js';
 import { foundationDuties } from './duties/broker-duties.js';
@@ -70,6 +72,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     announce: (m: { id: string; threadId: string; recipients: string[] }) => hub.announce(m),
   };
   const messages = new MessageService(pool, announcer, audit, metrics);
+  const control = new ControlService(pool, notifier, audit, (ids) => void hub.forwardControl(ids));
   const hub: SocketHub = new SocketHub(
     {
       db: pool,
@@ -80,6 +83,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       audit,
       messages,
       events,
+      control,
       wsRate,
       remoteAddress: (ws: WebSocket) => socketAddresses.get(ws) ?? 'unknown',
     },
@@ -113,6 +117,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       rosterRoutes({ db: pool, registration }),
       busRoutes({ db: pool, messages, audit }),
       adminRoutes({ db: pool, tokens, audit, duties, stayDown: (name) => hub.stayDown(name) }),
+      controlRoutes({ control, audit }),
       credentialRoutes({ credentials, audit }),
     ],
   });
@@ -120,6 +125,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   listener.on(MESSAGE_CHANNEL, (payload) => hub.onMessageHint(parseHint(payload)));
   listener.on(SOCKET_CHANNEL, (payload) => hub.onSocketHint(parseHint(payload)));
   listener.on(EVENT_CHANNEL, (payload) => void hub.onEventHint(parseHint(payload)));
+  listener.on(CONTROL_CHANNEL, (payload) => hub.onControlHint(parseHint(payload)));
   listener.on(REVOKE_CHANNEL, (payload) => {
     for (const id of parseHint(payload).tokens ?? []) authenticator.markRevoked(id);
   });

@@ -6,6 +6,7 @@ import { WireError } from '../protocol/index.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerAgentCommand } from './agent-command.js';
+import { registerSessionCommands } from './session-commands.js';
 import { registerCredentialCommands } from './credential-commands.js';
 
 const program = new Command()
@@ -17,6 +18,7 @@ const program = new Command()
 registerServerCommands(program);
 registerClientCommands(program);
 registerAgentCommand(program);
+registerSessionCommands(program);
 registerCredentialCommands(program);
 
 try {

@@ -116,3 +116,15 @@ export {
   StoreCredentialRequest,
 } from './credentials.js';
 export { Script, ScriptStep, ScriptToolCall } from './script.js';
+export {
+  ActivateRequest,
+  CompactRequest,
+  ControlAction,
+  ControlRequestPath,
+  ControlState,
+  ControlWaitQuery,
+  RewindRequest,
+  SessionId,
+  SummariseBranchRequest,
+  TreeQuery,
+} from './control.js';

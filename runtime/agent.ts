@@ -26,6 +26,7 @@ import { contextWindowFor } from './providers/models.js';
 import { totalTokens } from './providers/provider.js';
 import { callWithRetry, chooseProvider } from './providers/registry.js';
 import { answerStatelessly } from './loop/stateless.js';
+import { applyControl, type SessionControlDeps } from './control/session-control.js';
 
 export const RUNTIME_VERSION = '0.1.0';
 
@@ -77,6 +78,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       inbox.push(message);
       kick();
     },
+    onControl: (request) => {
+      controls.push(request);
+      kick();
+    },
     stats: () => ({
       sessions: sessions.all().map(({ sid }) => ({ sid, tokens: lastTokens.get(sid) ?? 0, window })),
       compactions,
@@ -93,6 +98,16 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     else logger.warn({ tool: name }, 'tool not available yet; skipped (B.58)');
   }
   const lastTokens = new Map<string, number>();
+  const controls: { request_id: string; action: string; params: unknown }[] = [];
+  const controlDeps: SessionControlDeps = {
+    home: options.homeDir,
+    sessions,
+    contextMode: config.context_mode,
+    window,
+    keepRecentTurns: config.compaction.keep_recent_turns,
+    tokensOf: (sid) => lastTokens.get(sid) ?? 0,
+    summariser: { provider, model: config.provider.model ?? 'scripted', call, signal: shutdown.signal },
+  };
 
   const turnDeps = (session: TurnDeps['session']): TurnDeps => ({
     session,
@@ -193,6 +208,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     running ??= (async () => {
       try {
         while (!shutdown.signal.aborted) {
+          // Control is applied between turns, never inside one (B.48).
+          for (const request of controls.splice(0)) {
+            broker.controlResult(
+              request.request_id,
+              await applyControl(request.request_id, request.action, request.params, controlDeps),
+            );
+          }
           const batch = inbox.takeNextBatch();
           if (batch.length === 0) break;
           try {
@@ -211,7 +233,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         }
       } finally {
         running = null;
-        if (inbox.depth > 0 && !shutdown.signal.aborted) kick();
+        if ((inbox.depth > 0 || controls.length > 0) && !shutdown.signal.aborted) kick();
         else for (const resolve of idleWaiters.splice(0)) resolve();
       }
     })();

@@ -18,6 +18,8 @@ export interface BrokerSessionOptions {
   logger: Logger;
   resumeAfter: () => string;
   onMessage: (message: Message) => void;
+  /** A `control` frame from the broker (B.12); answer with `controlResult`. */
+  onControl: (request: { request_id: string; action: string; params: unknown }) => void;
   stats: () => unknown;
   maxBackoffMs?: number;
 }
@@ -99,6 +101,9 @@ export class BrokerSession {
       resumeAfter: this.options.resumeAfter(),
       autoAck: false,
       onMessage: this.options.onMessage,
+      onFrame: (frame) => {
+        if (frame.type === 'control') this.options.onControl(frame);
+      },
       onClose: (code) => {
         // Replaced, stayed down or refused token: the socket gives up; go back through registration.
         if (!this.stopped && [4401, 4403, 4409].includes(code)) setTimeout(() => void this.reconnect(), 1000);
@@ -116,6 +121,14 @@ export class BrokerSession {
           else this.options.logger.debug({ err: String(err) }, 'heartbeat failed');
         });
     }, intervalS * 1000);
+  }
+
+  /** Answers a control request (B.12). */
+  controlResult(
+    requestId: string,
+    outcome: { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } },
+  ): void {
+    this.socket?.raw({ type: 'control.result', request_id: requestId, ...outcome });
   }
 
   ack(id: string): void {

@@ -146,10 +146,7 @@ export class Connection {
         case 'publish':
           return await this.deps.events.publish(this.principal as Principal, frame.event);
         case 'control.result':
-          throw new WireError(
-            'not_found',
-            `request_id: no control request ${frame.request_id} awaits a result`,
-          );
+          return await this.onControlResult(frame);
       }
     } catch (err) {
       this.sendError(err, frame.type === 'send' ? frame.ref : undefined);
@@ -269,6 +266,19 @@ export class Connection {
       this.cursorDirty = true; // try again with the next ack; a lost cursor only causes redelivery
       this.deps.logger.debug({ err }, 'cursor write failed');
     }
+  }
+
+  private async onControlResult(frame: Extract<ClientFrame, { type: 'control.result' }>): Promise<void> {
+    const principal = this.principal as Principal;
+    if (principal.kind !== 'aspect')
+      throw new WireError('forbidden', 'only the runtime of an aspect answers control requests');
+    const outcome = frame.ok
+      ? { ok: true as const, result: frame.result ?? null }
+      : {
+          ok: false as const,
+          error: frame.error ?? { code: 'conflict', message: 'the runtime refused the request' },
+        };
+    await this.deps.control.finish(principal.name, frame.request_id, outcome);
   }
 
   private async onSubscribe(frame: SubscribeFrame): Promise<void> {

@@ -6,6 +6,7 @@ import type { RateLimiter } from '../auth/rate-limiter.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { MessageService } from '../bus/send.js';
 import type { EventService } from '../events/event-service.js';
+import type { ControlService } from '../control/control-service.js';
 import type { BrokerMetrics } from '../observability/broker-metrics.js';
 
 /** What sockets need from the rest of the broker. */
@@ -18,6 +19,7 @@ export interface HubDeps {
   audit: AuditLog;
   messages: MessageService;
   events: EventService;
+  control: ControlService;
   wsRate: RateLimiter;
   remoteAddress(ws: WebSocket): string;
 }

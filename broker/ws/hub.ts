@@ -12,6 +12,7 @@ import { mailboxesWithNewer, readMessagesByIds } from '../bus/messages-sql.js';
 import type { DeliveryAnnouncer } from '../bus/send.js';
 import type { SocketControl } from '../roster/registration.js';
 import { readEventsByIds } from '../events/events-sql.js';
+import { markControlDelivered, undeliveredControlRequests } from '../control/control-sql.js';
 import { Connection } from './connection.js';
 import type { HubDeps } from './hub-deps.js';
 
@@ -126,6 +127,33 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
       }
     } catch (err) {
       this.deps.logger.debug({ err }, 'event forward failed');
+    }
+  }
+
+  /** Handles a hint from `nexus_control`: forward new requests we hold the socket for, wake waiters. */
+  onControlHint(hint: Record<string, string[]>): void {
+    void this.forwardControl(hint.ids ?? []);
+    for (const id of hint.done ?? []) this.deps.control.wake(id);
+  }
+
+  /** Sends pending control requests to the runtimes whose sockets this replica holds. */
+  async forwardControl(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    try {
+      for (const request of await undeliveredControlRequests(this.deps.db, ids)) {
+        const socket = this.byMailbox.get(request.aspect);
+        if (!socket || socket.state !== 'open') continue;
+        if (!(await markControlDelivered(this.deps.db, request.id))) continue;
+        socket.send({
+          type: 'control',
+          request_id: request.id,
+          action: request.action,
+          params: request.params,
+        });
+        this.deps.control.wake(request.id);
+      }
+    } catch (err) {
+      this.deps.logger.debug({ err }, 'control forward failed');
     }
   }
 

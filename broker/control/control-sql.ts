@@ -1,0 +1,80 @@
+import type { Queryable } from '../db/pool.js';
+import type { ControlAction, ControlState } from '../../protocol/index.js';
+
+export interface ControlRow {
+  id: string;
+  aspect: string;
+  action: ControlAction;
+  params: unknown;
+  state: 'pending' | 'done' | 'failed';
+  result: unknown;
+  error: { code: string; message: string } | null;
+  delivered_at: Date | null;
+}
+
+const COLUMNS = 'id::text AS id, aspect, action, params, state, result, error, delivered_at';
+
+export async function insertControlRequest(
+  db: Queryable,
+  r: { aspect: string; action: ControlAction; params: unknown; requestedBy: string },
+): Promise<string> {
+  const result = await db.query<{ id: string }>(
+    `INSERT INTO control_requests (aspect, action, params, requested_by) VALUES ($1, $2, $3, $4) RETURNING id::text AS id`,
+    [r.aspect, r.action, JSON.stringify(r.params), r.requestedBy],
+  );
+  return (result.rows[0] as { id: string }).id;
+}
+
+export async function readControlRequest(db: Queryable, id: string): Promise<ControlRow | null> {
+  const result = await db.query<ControlRow>(`SELECT ${COLUMNS} FROM control_requests WHERE id = $1`, [id]);
+  return result.rows[0] ?? null;
+}
+
+/** Pending, undelivered requests among `ids` (a replica forwards those whose aspect it holds). */
+export async function undeliveredControlRequests(db: Queryable, ids: string[]): Promise<ControlRow[]> {
+  const result = await db.query<ControlRow>(
+    `SELECT ${COLUMNS} FROM control_requests WHERE id = ANY($1::bigint[]) AND state = 'pending' AND delivered_at IS NULL ORDER BY id`,
+    [ids],
+  );
+  return result.rows;
+}
+
+/** Claims delivery of a request; false if another replica delivered it first. */
+export async function markControlDelivered(db: Queryable, id: string): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE control_requests SET delivered_at = now() WHERE id = $1 AND delivered_at IS NULL`,
+    [id],
+  );
+  return (result.rowCount ?? 0) > 0;
+}
+
+/** Records the outcome; only the first outcome counts (at most once, B.48). */
+export async function finishControlRequest(
+  db: Queryable,
+  id: string,
+  aspect: string,
+  outcome: { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } },
+): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE control_requests SET state = $3, result = $4, error = $5, finished_at = now()
+      WHERE id = $1 AND aspect = $2 AND state = 'pending'`,
+    [
+      id,
+      aspect,
+      outcome.ok ? 'done' : 'failed',
+      outcome.ok ? JSON.stringify(outcome.result ?? null) : null,
+      outcome.ok ? null : JSON.stringify(outcome.error),
+    ],
+  );
+  return (result.rowCount ?? 0) > 0;
+}
+
+export function toControlState(row: ControlRow): ControlState {
+  return {
+    request_id: row.id,
+    action: row.action,
+    state: row.state,
+    ...(row.state === 'done' ? { result: row.result } : {}),
+    ...(row.error ? { error: row.error } : {}),
+  };
+}

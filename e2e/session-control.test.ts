@@ -1,0 +1,123 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { WireError } from '../protocol/index.js';
+import {
+  adminClient,
+  createTestDatabase,
+  mintAspectToken,
+  newAdminTokenValue,
+  startAgentProcess,
+  startBrokerProcess,
+  waitUntil,
+  writeHome,
+  type AgentProcess,
+  type BrokerProcess,
+  type TestDatabase,
+} from '../testing/index.js';
+
+interface TreeEntry {
+  id: string;
+  parent_id: string | null;
+  kind: string;
+  preview: string;
+}
+
+describe('session control through the admin API (rewind, compact, tree)', () => {
+  let db: TestDatabase;
+  let replicaA: BrokerProcess;
+  let replicaB: BrokerProcess;
+  let agent: AgentProcess | undefined;
+  const bootstrap = newAdminTokenValue();
+
+  beforeAll(async () => {
+    db = await createTestDatabase('session_control');
+    [replicaA, replicaB] = await Promise.all([
+      startBrokerProcess({ databaseUrl: db.url, bootstrapToken: bootstrap }),
+      startBrokerProcess({ databaseUrl: db.url, bootstrapToken: bootstrap }),
+    ]);
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    await Promise.all([replicaA?.stop(), replicaB?.stop()]);
+    await db?.drop();
+  });
+
+  it('compacts and rewinds on request from another replica, writes a branch summary and deletes nothing', async () => {
+    // The runtime's socket is on replica A; every admin call goes to replica B (B.12).
+    const admin = adminClient(replicaB.url, bootstrap);
+    const { token } = await mintAspectToken(admin, 'historian');
+    const home = await writeHome({
+      'aspect.json': {
+        name: 'historian',
+        context_mode: 'global',
+        provider: { kind: 'scripted' },
+        compaction: { keep_recent_turns: 1 },
+      },
+      'script.json': [{ reply: 'noted: {{message.content}}' }],
+    });
+    agent = startAgentProcess({ home, url: replicaA.url, token });
+    await agent.waitForLog('"registered"');
+    const file = path.join(home, 'session', 'global.jsonl');
+    const fileText = () => readFile(file, 'utf8').catch(() => '');
+    for (const [i, text] of ['alpha', 'beta', 'gamma'].entries()) {
+      await admin.post('/v1/messages', { content: text, to: ['historian'] });
+      await waitUntil(async () => (await fileText()).split('custom.turn_end').length - 1 >= i + 1, {
+        timeoutMs: 20_000,
+        what: `turn ${i + 1}`,
+      });
+    }
+
+    const { sessions } = await admin.get<{ sessions: { sid: string; entries: number; head: string }[] }>(
+      '/v1/aspects/historian/sessions',
+    );
+    expect(sessions.map((s) => s.sid)).toEqual(['global']);
+    const before = await admin.get<{ head: string; entries: TreeEntry[] }>(
+      '/v1/aspects/historian/sessions/global/tree',
+    );
+    expect(before.entries.map((e) => e.kind)).toContain('turn.user');
+
+    const compacted = await admin.post<{
+      compaction_id: string;
+      tokens_before: number;
+      tokens_after: number;
+    }>('/v1/aspects/historian/compact', {});
+    expect(compacted.compaction_id).toMatch(/^[0-9A-Z]{26}$/);
+
+    const firstTurnEnd = before.entries.find((e) => e.kind === 'custom.turn_end') as TreeEntry;
+    const rewound = await admin.post<{ head: string; branch_summary_id?: string }>(
+      '/v1/aspects/historian/rewind',
+      {
+        target_entry_id: firstTurnEnd.id,
+      },
+    );
+    expect(rewound.branch_summary_id).toBeDefined();
+    expect(rewound.head).toBe(rewound.branch_summary_id);
+
+    const after = await admin.get<{ head: string; entries: TreeEntry[] }>(
+      '/v1/aspects/historian/sessions/global/tree',
+    );
+    expect(after.head).toBe(rewound.head);
+    const summary = after.entries.find((e) => e.id === rewound.branch_summary_id);
+    expect(summary).toMatchObject({ kind: 'branch_summary', parent_id: firstTurnEnd.id });
+    // Nothing deleted: every entry from before is still in the file.
+    const text = await fileText();
+    for (const entry of before.entries) expect(text).toContain(entry.id);
+    expect(JSON.parse(await readFile(`${file}.head`, 'utf8')).id).toBe(rewound.head);
+  });
+
+  it('answers 409 not_connected when the aspect has no socket, and 404 for an unknown entry', async () => {
+    const admin = adminClient(replicaA.url, bootstrap);
+    const offline = await admin.post('/v1/aspects/nobody/compact', {}).then(
+      () => null,
+      (e: unknown) => e as WireError,
+    );
+    expect(offline).toMatchObject({ code: 'not_connected', status: 409 });
+    const unknown = await admin
+      .post('/v1/aspects/historian/rewind', { target_entry_id: '01ARZ3NDEKTSV4RRFFQ69G5FAV' })
+      .then(
+        () => null,
+        (e: unknown) => e as WireError,
+      );
+    expect(unknown).toMatchObject({ code: 'not_found', status: 404 });
+  });
+});

@@ -1,0 +1,265 @@
+/**
+ * Applies admin control requests to the aspect's sessions (SPEC section 7, B.12, B.48, B.50):
+ * list_sessions, tree, rewind, compact and summarise-branch. Each mutating request is recorded as
+ * `custom.control {request_id}` in the session it touches before it is applied, and a request id
+ * already recorded is refused, so a request is applied at most once. Nothing is ever deleted.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import {
+  CompactRequest,
+  RewindRequest,
+  SessionId,
+  SummariseBranchRequest,
+  firstIssueText,
+  type SessionEntry,
+} from '../../protocol/index.js';
+import type { SessionFile } from '../session/session-file.js';
+import type { Sessions } from '../session/sessions.js';
+import {
+  compact,
+  estimateTokens,
+  summariseBranch,
+  transcript,
+  type SummariserDeps,
+} from '../loop/compactor.js';
+import { closeUnansweredToolCalls } from '../loop/turn.js';
+import { buildContext } from '../session/context.pure.js';
+
+export type ControlOutcome =
+  { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } };
+
+export interface SessionControlDeps {
+  home: string;
+  sessions: Sessions;
+  contextMode: 'global' | 'thread' | 'stateless';
+  window: number;
+  keepRecentTurns: number;
+  tokensOf(sid: string): number;
+  summariser: SummariserDeps;
+}
+
+class ControlRefusal extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const TreeParams = z.strictObject({
+  sid: SessionId,
+  after: z.string().optional(),
+  limit: z.number().int().min(1).max(2000).default(500),
+});
+
+function parse<S extends z.ZodType>(schema: S, params: unknown): z.infer<S> {
+  const result = schema.safeParse(params);
+  if (!result.success) throw new ControlRefusal('invalid_request', firstIssueText(result.error));
+  return result.data;
+}
+
+export async function applyControl(
+  requestId: string,
+  action: string,
+  params: unknown,
+  deps: SessionControlDeps,
+): Promise<ControlOutcome> {
+  try {
+    return { ok: true, result: await dispatch(requestId, action, params, deps) };
+  } catch (err) {
+    if (err instanceof ControlRefusal) return { ok: false, error: { code: err.code, message: err.message } };
+    return {
+      ok: false,
+      error: { code: 'conflict', message: err instanceof Error ? err.message : String(err) },
+    };
+  }
+}
+
+async function dispatch(
+  requestId: string,
+  action: string,
+  params: unknown,
+  deps: SessionControlDeps,
+): Promise<unknown> {
+  switch (action) {
+    case 'list_sessions':
+      return { sessions: await listSessions(deps) };
+    case 'tree':
+      return tree(parse(TreeParams, params), deps);
+    case 'rewind':
+      return rewind(requestId, parse(RewindRequest, params), deps);
+    case 'compact':
+      return forceCompaction(requestId, parse(CompactRequest, params), deps);
+    case 'summarise-branch':
+      return summariseBranchControl(requestId, parse(SummariseBranchRequest, params), deps);
+    case 'shutdown':
+      return { acknowledged: true };
+    default:
+      throw new ControlRefusal('invalid_request', `action: ${action} is not supported by this runtime yet`);
+  }
+}
+
+async function sessionFor(threadId: string | undefined, deps: SessionControlDeps): Promise<SessionFile> {
+  if (deps.contextMode === 'stateless')
+    throw new ControlRefusal('conflict', 'a stateless aspect has no sessions');
+  if (deps.contextMode === 'thread' && !threadId)
+    throw new ControlRefusal('invalid_request', 'thread_id: is required in thread mode');
+  return existingSession(deps.contextMode === 'thread' ? (threadId as string) : 'global', deps);
+}
+
+/** Opens a session that exists on disk; never creates one for an unknown id. */
+async function existingSession(sid: string, deps: SessionControlDeps): Promise<SessionFile> {
+  if (!(await exists(deps.sessions.fileFor(sid))))
+    throw new ControlRefusal('not_found', `session ${sid} does not exist`);
+  return deps.sessions.get(sid);
+}
+
+/** Records the request in the session; refuses one already applied (B.48). */
+async function record(session: SessionFile, requestId: string, action: string): Promise<void> {
+  if (session.entries.some((e) => e.kind === 'custom.control' && e.payload.request_id === requestId)) {
+    throw new ControlRefusal('conflict', `control request ${requestId} was already applied`);
+  }
+  await session.append([{ kind: 'custom.control', payload: { request_id: requestId, action } }]);
+}
+
+async function rewind(requestId: string, body: z.infer<typeof RewindRequest>, deps: SessionControlDeps) {
+  const session = await sessionFor(body.thread_id, deps);
+  if (!session.has(body.target_entry_id))
+    throw new ControlRefusal(
+      'not_found',
+      `target_entry_id: ${body.target_entry_id} is not an entry of this session`,
+    );
+  const oldHead = session.head;
+  await record(session, requestId, 'rewind');
+  await session.moveHead(body.target_entry_id);
+  await closeUnansweredToolCalls(session, 'abandoned by rewind');
+  let branchSummaryId: string | undefined;
+  const departed =
+    oldHead && !session.descendsFrom(body.target_entry_id, oldHead)
+      ? firstAfter(session, body.target_entry_id, oldHead)
+      : null;
+  if (body.emit_branch_summary && departed && oldHead) {
+    const summary = await summariseBranch(session, departed, oldHead, deps.summariser);
+    const [entry] = await session.append([
+      { kind: 'branch_summary', payload: { summary, from_entry_id: departed } },
+    ]);
+    branchSummaryId = entry?.id;
+  }
+  return { head: session.head, ...(branchSummaryId ? { branch_summary_id: branchSummaryId } : {}) };
+}
+
+/** The entry on the branch to `leaf` right after `ancestor` (the start of the departed branch). */
+function firstAfter(session: SessionFile, ancestor: string, leaf: string): string | null {
+  let current = session.get(leaf);
+  let previous: SessionEntry | undefined;
+  while (current) {
+    if (current.id === ancestor) return previous?.id ?? null;
+    previous = current;
+    current = current.parentId === null ? undefined : session.get(current.parentId);
+  }
+  // The target is not on the old branch: the whole old branch was departed from its root.
+  return previous?.id ?? null;
+}
+
+async function forceCompaction(
+  requestId: string,
+  body: z.infer<typeof CompactRequest>,
+  deps: SessionControlDeps,
+) {
+  const session = await sessionFor(body.thread_id, deps);
+  const context = buildContext(session.entries, session.head);
+  const tokensBefore = deps.tokensOf(session.header.sid) || estimateTokens(transcript(context.entries, null));
+  await record(session, requestId, 'compact');
+  const result = await compact(session, deps.keepRecentTurns, tokensBefore, deps.summariser);
+  if (!result)
+    throw new ControlRefusal(
+      'conflict',
+      `nothing to compact: the session has no more than ${deps.keepRecentTurns} turns`,
+    );
+  return {
+    compaction_id: result.compactionId,
+    tokens_before: result.tokensBefore,
+    tokens_after: result.tokensAfter,
+  };
+}
+
+async function summariseBranchControl(
+  requestId: string,
+  body: z.infer<typeof SummariseBranchRequest>,
+  deps: SessionControlDeps,
+) {
+  const session = await sessionFor(body.thread_id, deps);
+  if (!session.has(body.from_entry_id))
+    throw new ControlRefusal(
+      'not_found',
+      `from_entry_id: ${body.from_entry_id} is not an entry of this session`,
+    );
+  const leaf =
+    [...session.entries].reverse().find((e) => session.descendsFrom(e.id, body.from_entry_id))?.id ??
+    body.from_entry_id;
+  const summary = await summariseBranch(session, body.from_entry_id, leaf, deps.summariser);
+  await record(session, requestId, 'summarise-branch');
+  const [entry] = await session.append([
+    { kind: 'branch_summary', payload: { summary, from_entry_id: body.from_entry_id } },
+  ]);
+  return { branch_summary_id: entry?.id };
+}
+
+async function listSessions(deps: SessionControlDeps) {
+  const files: { sid: string; file: string }[] = [];
+  const global = path.join(deps.home, 'session', 'global.jsonl');
+  if (await exists(global)) files.push({ sid: 'global', file: global });
+  const threads = path.join(deps.home, 'session', 'threads');
+  for (const name of (await readdir(threads).catch(() => [] as string[]))
+    .filter((n) => /^\d+\.jsonl$/.test(n))
+    .sort()) {
+    files.push({ sid: name.slice(0, -'.jsonl'.length), file: path.join(threads, name) });
+  }
+  const sessions = [];
+  for (const { sid, file } of files) {
+    const session = await deps.sessions.get(sid);
+    sessions.push({
+      sid,
+      entries: session.entries.length,
+      head: session.head,
+      tokens: deps.tokensOf(sid),
+      window: deps.window,
+      updated_at: (await stat(file)).mtime.toISOString(),
+    });
+  }
+  return sessions;
+}
+
+async function tree(params: z.infer<typeof TreeParams>, deps: SessionControlDeps) {
+  const session = await existingSession(params.sid, deps);
+  const start = params.after ? session.entries.findIndex((e) => e.id === params.after) + 1 : 0;
+  const page = session.entries.slice(start, start + params.limit);
+  return {
+    sid: params.sid,
+    head: session.head,
+    entries: page.map((e) => ({
+      id: e.id,
+      parent_id: e.parentId,
+      kind: e.kind,
+      ts: e.ts,
+      preview: preview(e),
+    })),
+  };
+}
+
+function preview(entry: SessionEntry): string {
+  const payload = entry.payload as Record<string, unknown>;
+  const text = ['content', 'summary', 'text'].map((k) => payload[k]).find((v) => typeof v === 'string') as
+    string | undefined;
+  return (text ?? JSON.stringify(payload)).slice(0, 200);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
