@@ -57,7 +57,12 @@ describe('proactive compaction in a long conversation', () => {
       'aspect.json': {
         name: 'scribe',
         context_mode: 'global',
-        provider: { kind: 'claude-api', model: 'claude-sonnet-4-5', base_url: double.url, context_window: 30_000 },
+        provider: {
+          kind: 'claude-api',
+          model: 'claude-sonnet-4-5',
+          base_url: double.url,
+          context_window: 30_000,
+        },
         compaction: { keep_recent_turns: 1 },
         tools: ['send_message'],
       },
@@ -73,7 +78,10 @@ describe('proactive compaction in a long conversation', () => {
     const turnEnds = async () => (await lines()).filter((l) => l.kind === 'custom.turn_end').length;
     const say = async (content: string, expectedTurnEnds: number) => {
       await admin.post('/v1/messages', { content, to: ['scribe'] });
-      await waitUntil(async () => (await turnEnds()) >= expectedTurnEnds, { timeoutMs: 20_000, what: `the turn for "${content}"` });
+      await waitUntil(async () => (await turnEnds()) >= expectedTurnEnds, {
+        timeoutMs: 20_000,
+        what: `the turn for "${content}"`,
+      });
     };
 
     double.reply({ text: 'noted one', usage: { input_tokens: 1_000, output_tokens: 10 } });
@@ -87,7 +95,10 @@ describe('proactive compaction in a long conversation', () => {
       timeoutMs: 20_000,
       what: 'the compaction entry',
     });
-    expect(compaction.value.payload).toMatchObject({ summary: 'SUMMARY: the project is called Heron.', tokens_before: 24_010 });
+    expect(compaction.value.payload).toMatchObject({
+      summary: 'SUMMARY: the project is called Heron.',
+      tokens_before: 24_010,
+    });
     const kept = (await lines()).find((l) => l.id === compaction.value.payload?.first_kept_entry_id);
     expect(String(kept?.payload?.content)).toContain('the deadline is Friday');
 
