@@ -95,7 +95,8 @@ export class SessionFile {
     if (lastNewline !== raw.length - 1) {
       // A torn final line: keep a copy for inspection, then cut the file back to whole lines.
       await fs.copy(file, `${file}.torn`);
-      await fs.truncate(file, lastNewline + 1);
+      // truncate() counts bytes, not UTF-16 code units: measure the kept text as UTF-8.
+      await fs.truncate(file, Buffer.byteLength(raw.slice(0, lastNewline + 1), 'utf8'));
       report({
         file,
         line: raw.slice(0, lastNewline + 1).split('\n').length,
