@@ -11,7 +11,7 @@ export const TEMPLATE = 'nexus_template';
 export default async function globalSetup() {
   if (!existsSync('dist/broker/db/migrate.js'))
     throw new Error('dist/ is missing: run `npm run build` (npm test does)');
-  const { migrate } = await import('../dist/broker/db/migrate.js');
+  const { migrate, codeSchemaVersion } = await import('../dist/broker/db/migrate.js');
   const server = new pg.Client({ connectionString: SERVER });
   await server.connect();
   try {
@@ -23,6 +23,11 @@ export default async function globalSetup() {
       const createdAt = Number(/^nexus_t_(\d+)_/.exec(datname)?.[1] ?? 0);
       if (createdAt < hourAgo)
         await server.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+    }
+    // A template migrated by newer code (another branch, a discarded migration) cannot be used:
+    // brokers would refuse a schema newer than theirs. Make it again.
+    if ((await templateVersion()) > (await codeSchemaVersion())) {
+      await server.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(TEMPLATE)} WITH (FORCE)`);
     }
     try {
       await server.query(`CREATE DATABASE ${pg.escapeIdentifier(TEMPLATE)}`);
@@ -41,5 +46,21 @@ export default async function globalSetup() {
     await migrate(template);
   } finally {
     await template.end();
+  }
+}
+
+/** The template's schema version, or 0 when it does not exist or has no schema yet. */
+async function templateVersion() {
+  const url = new URL(SERVER);
+  url.pathname = `/${TEMPLATE}`;
+  const client = new pg.Client({ connectionString: url.toString() });
+  try {
+    await client.connect();
+    const result = await client.query('SELECT coalesce(max(version), 0) AS version FROM schema_migrations');
+    return Number(result.rows[0].version);
+  } catch {
+    return 0; // no template, or no schema in it yet
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
