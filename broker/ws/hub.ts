@@ -92,7 +92,13 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
   /** Handles a hint from `nexus_messages`. */
   onMessageHint(hint: Record<string, string[]>): void {
     if (hint.all) return void this.poll();
-    this.wake(hint.recipients ?? []);
+    // A socket already pushed past the hint's newest id has nothing new from it (per recipient, id
+    // order is commit order, B.1). This skips a mailbox read per message on the sending replica,
+    // which hears its own hints.
+    const ids = (hint.ids ?? []).filter((id) => /^\d{1,19}$/.test(id)).map((id) => BigInt(id));
+    const newest =
+      ids.length > 0 && ids.length === (hint.ids ?? []).length ? ids.reduce((a, b) => (a > b ? a : b)) : null;
+    this.wake(hint.recipients ?? [], newest);
     void this.showObservers(hint.threads ?? [], hint.ids ?? []);
   }
 
@@ -180,8 +186,12 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
     for (const c of [...this.connections]) c.close(code, reason);
   }
 
-  private wake(recipients: readonly string[]): void {
-    for (const name of recipients) void this.byMailbox.get(name)?.pump();
+  /** Pumps the local mailboxes of `recipients`; with `newest`, only those not yet past it. */
+  private wake(recipients: readonly string[], newest: bigint | null = null): void {
+    for (const name of recipients) {
+      const connection = this.byMailbox.get(name);
+      if (connection && (newest === null || connection.delivered < newest)) void connection.pump();
+    }
   }
 
   private async showObservers(threads: string[], ids: string[]): Promise<void> {
