@@ -67,15 +67,19 @@ export async function deliver(options: BenchOptions): Promise<BenchResult> {
     const first = await senderSocket.send({ content: content('d0', BYTES), to: ['receiver'] });
     const thread = first.thread_id;
     let sendFailures = 0;
+    const sentLatencies = new Map<number, number>();
     const oursBlock = async (count: number): Promise<number[]> => {
       const seqs: number[] = [];
       await paced(count, () => {
         const seq = ++seqCounter;
         seqs.push(seq);
         startedAt.set(seq, performance.now());
-        senderSocket
-          .send({ content: content(`d${seq}`, BYTES), thread_id: thread, to: ['receiver'] })
-          .catch(() => sendFailures++);
+        senderSocket.send({ content: content(`d${seq}`, BYTES), thread_id: thread, to: ['receiver'] }).then(
+          () => {
+            if (recording) sentLatencies.set(seq, performance.now() - (startedAt.get(seq) as number));
+          },
+          () => sendFailures++,
+        );
       });
       await settle(() => seqs.every((s) => latencies.has(s)), 5000);
       return seqs.flatMap((s) => (latencies.has(s) ? [latencies.get(s) as number] : []));
@@ -154,6 +158,7 @@ export async function deliver(options: BenchOptions): Promise<BenchResult> {
     const o = summarize(ours);
     const r = summarize(raw);
     const q = summarize(sql);
+    const sentPart = summarize([...sentLatencies.values()]);
     const expected = BLOCK * BLOCKS;
     return {
       name: 'deliver',
@@ -194,6 +199,7 @@ export async function deliver(options: BenchOptions): Promise<BenchResult> {
       ],
       notes: [
         `received ${o.n}/${expected} (ours, send failures ${sendFailures}) and ${r.n}/${expected} (raw) and ${q.n}/${expected} (diagnostic; pg failures ${rawFailures}) within 5 s of each block`,
+        `ours, send call to its sent frame on replica A: p50 ${ms(sentPart.p50)}, p99 ${ms(sentPart.p99)} (the rest of the path: NOTIFY after commit, replica B hears it, reads the mailbox, pushes the frame)`,
         `ours: p90 ${ms(o.p90)}, max ${ms(o.max)}; raw: p90 ${ms(r.p90)}, max ${ms(r.max)}`,
         `database transactions per message, both replicas (background loops subtracted): ${(transactions / COUNTED).toFixed(2)}`,
         `rounds of ${BLOCK} ours, ${BLOCK} raw, ${BLOCK} diagnostic after ${WARMUP} warm-up messages a side; the diagnostic rows run the broker's SQL path without the broker: nexus_send, then pg_notify after commit from a second connection, until the LISTEN connection hears it`,

@@ -64,7 +64,8 @@ export class MessageService {
         replyTo: request.reply_to ?? null,
         traceparent: request.traceparent ?? null,
         idempotencyKey: idempotencyKey ?? null,
-        bodyHash: bodyHash(body),
+        // Only an idempotent repeat compares bodies: no key, no hash (canonical JSON of up to 1 MiB).
+        bodyHash: idempotencyKey === undefined ? '' : bodyHash(body),
         removeSelf: brokerWritten === undefined,
         addParticipants: kind !== 'hand',
       });
