@@ -120,29 +120,37 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       maxTurns: config.deliberation.max_turns,
       maxOutputTokens,
     },
-    takeArrivals: (threadId) => inbox.takeThread(threadId).filter((m) => takes(m, session)),
+    takeArrivals: (threadId) => {
+      const arrivals = inbox.takeThread(threadId);
+      const seen = arrivals.length > 0 ? idsInSession(session) : new Set<string>();
+      return arrivals.filter((m) => takes(m, seen));
+    },
     crash,
     signal: shutdown.signal,
   });
 
-  const takes = (message: Message, session: TurnDeps['session'] | null): boolean => {
-    const inSession = new Set<string>();
+  /** Message ids recorded in the session's `turn.user` entries (B.17), read once per batch. */
+  const idsInSession = (session: TurnDeps['session'] | null): Set<string> => {
+    const ids = new Set<string>();
     if (session)
       for (const e of session.entries)
-        if (e.kind === 'turn.user') for (const id of e.payload.message_ids) inSession.add(id);
-    return triage(message, {
+        if (e.kind === 'turn.user') for (const id of e.payload.message_ids) ids.add(id);
+    return ids;
+  };
+
+  const takes = (message: Message, alreadyInSession: ReadonlySet<string>): boolean =>
+    triage(message, {
       self: config.name,
       lastProcessedId: BigInt(state.last_processed_id),
-      alreadyInSession: inSession,
+      alreadyInSession,
       awaitedDispatches: new Set(),
     }).take;
-  };
 
   async function processBatch(batch: Message[]): Promise<void> {
     const threadId = (batch[0] as Message).thread_id;
     if (config.context_mode === 'stateless') {
       for (const message of batch) {
-        if (takes(message, null))
+        if (takes(message, new Set()))
           await answerStatelessly(message, {
             self: config.name,
             systemPrompt,
@@ -158,7 +166,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     }
     const session = await sessions.forThread(threadId);
     const unfinished = unfinishedTurn(session);
-    const fresh = batch.filter((m) => takes(m, session));
+    const seen = idsInSession(session);
+    const fresh = batch.filter((m) => takes(m, seen));
     if (unfinished && batch.some((m) => unfinished.messageIds.includes(m.id))) {
       logger.info({ thread_id: threadId }, 'resuming an unfinished turn');
       await afterTurn(
