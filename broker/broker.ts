@@ -29,6 +29,9 @@ import { credentialRoutes } from './credentials/routes.js';
 import { EventService } from './events/event-service.js';
 import { CONTROL_CHANNEL, ControlService } from './control/control-service.js';
 import { controlRoutes } from './control/routes.js';
+import { HANDS_CHANNEL, HandService } from './hands/hand-service.js';
+import { handRoutes } from './hands/routes.js';
+import { handDuties } from './hands/hand-duties.js';
 import { SocketHub, EVENT_CHANNEL, MESSAGE_CHANNEL, SOCKET_CHANNEL } from './ws/hub.js';
 import { DutyRunner } from './duties/duty-runner.js';
 import { foundationDuties } from './duties/broker-duties.js';
@@ -72,7 +75,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     announce: (m: { id: string; threadId: string; recipients: string[] }) => hub.announce(m),
   };
   const messages = new MessageService(pool, announcer, audit, metrics);
-  const control = new ControlService(pool, notifier, audit, (ids) => void hub.forwardControl(ids));
+  const control = new ControlService(pool, notifier, audit, (ids) => void hub.forwardControl(ids), messages);
   const hub: SocketHub = new SocketHub(
     {
       db: pool,
@@ -92,12 +95,30 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const socketAddresses = new WeakMap<WebSocket, string>();
   const registration = new RegistrationService(pool, hub, audit, config);
   const tokens = new TokenService(pool, notifier, authenticator, audit, logger);
-  const credentials = new CredentialService({ db: pool, audit, logger, key: config.secretKey });
-  const duties = foundationDuties({
-    staleS: config.staleS,
+  const hands = new HandService({
+    db: pool,
+    announcer,
+    notifier,
+    audit,
     metrics,
-    eventRetentionS: Number(process.env.NEXUS_EVENT_RETENTION_S ?? 86_400),
+    logger,
+    settings: config.hands,
   });
+  const credentials = new CredentialService({
+    db: pool,
+    audit,
+    logger,
+    key: config.secretKey,
+    heldDispatchTarget: (lease) => hands.heldDispatchTarget(lease),
+  });
+  const duties = [
+    ...foundationDuties({
+      staleS: config.staleS,
+      metrics,
+      eventRetentionS: Number(process.env.NEXUS_EVENT_RETENTION_S ?? 86_400),
+    }),
+    ...handDuties({ hands, notifier, metrics, graceS: config.hands.deadlineGraceS }),
+  ];
   const dutyRunner = new DutyRunner(config.databaseUrl, replicaId, duties, logger, metrics);
 
   const app = createApp({
@@ -116,7 +137,15 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     routers: [
       rosterRoutes({ db: pool, registration }),
       busRoutes({ db: pool, messages, audit }),
-      adminRoutes({ db: pool, tokens, audit, duties, stayDown: (name) => hub.stayDown(name) }),
+      adminRoutes({
+        db: pool,
+        tokens,
+        audit,
+        duties,
+        stayDown: (name) => hub.stayDown(name),
+        abortQueuedDispatches: (name) => hands.abortQueuedFor(name),
+      }),
+      handRoutes({ hands, audit }),
       controlRoutes({ control, audit }),
       credentialRoutes({ credentials, audit }),
     ],
@@ -129,7 +158,11 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   listener.on(REVOKE_CHANNEL, (payload) => {
     for (const id of parseHint(payload).tokens ?? []) authenticator.markRevoked(id);
   });
-  listener.onReconnect = () => void hub.poll();
+  listener.on(HANDS_CHANNEL, () => hands.onHint());
+  listener.onReconnect = () => {
+    void hub.poll();
+    hands.onHint();
+  };
   authenticator.onRevoked((tokenId) => hub.closeForToken(tokenId));
   health.onChange((reachable) => {
     if (!reachable) hub.closeAll(CloseCode.databaseDown, 'database unreachable');
@@ -164,6 +197,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   listener.start();
   authenticator.start();
   hub.start();
+  await hands.start();
   dutyRunner.start();
 
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
@@ -177,6 +211,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     replicaId,
     async stop() {
       hub.stop();
+      hands.stop();
       wss.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -24,6 +24,18 @@ export interface BrokerConfig {
   wsWindow: number;
   poolMax: number;
   bodyLimitBytes: number;
+  hands: HandSettings;
+}
+
+/** Hands settings (SPEC section 6, B.75-B.77). N and H only seed the database's limits row. */
+export interface HandSettings {
+  softCap: number;
+  /** null: live or stale aspects + 1, computed at claim time. */
+  hardCap: number | null;
+  /** Queued dispatches per Hand before `busy`; 0 means no bound. */
+  queueLimit: number;
+  leaseS: number;
+  deadlineGraceS: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -66,5 +78,12 @@ export function loadBrokerConfig(env: Env, flags: { port?: number; migrate?: boo
     wsWindow: intSetting(env, 'NEXUS_WS_WINDOW', 256, 1, 100_000),
     poolMax: intSetting(env, 'NEXUS_DB_POOL_MAX', 10, 1, 100),
     bodyLimitBytes: 1024 * 1024,
+    hands: {
+      softCap: intSetting(env, 'HAND_SOFT_CAP', 3, 1, 10_000),
+      hardCap: env.HAND_HARD_CAP ? intSetting(env, 'HAND_HARD_CAP', 4, 1, 10_000) : null,
+      queueLimit: intSetting(env, 'HAND_QUEUE_LIMIT', 100, 0, 10_000_000),
+      leaseS: intSetting(env, 'HAND_LEASE_S', 30, 1, 3600),
+      deadlineGraceS: intSetting(env, 'HAND_DEADLINE_GRACE_S', 10, 0, 3600),
+    },
   };
 }

@@ -26,6 +26,8 @@ export interface AdminRouteDeps {
   audit: AuditLog;
   duties: Duty[];
   stayDown(aspect: string): void;
+  /** Ends the queued dispatches that target a stayed-down aspect (B.15); returns how many. */
+  abortQueuedDispatches(aspect: string): Promise<number>;
 }
 
 /** Admin-only routes: tokens, stay-down, deregistration, audit, duties. Non-admin callers are audited. */
@@ -64,7 +66,8 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     await withDatabaseRetry(() => setStayDown(deps.db, name, true));
     await deps.audit.allowed(caller, 'aspect.shutdown', name);
     deps.stayDown(name);
-    res.json({ name, stay_down: true, aborted: 0 });
+    const aborted = await deps.abortQueuedDispatches(name);
+    res.json({ name, stay_down: true, aborted });
   });
 
   router.delete('/v1/admin/aspects/:name/shutdown', async (req, res) => {

@@ -44,6 +44,28 @@ export function createBrokerMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2, 10],
       registers: [registry],
     }),
+    handQueueDepth: new Gauge({
+      name: 'nexus_hand_queue_depth',
+      help: 'Queued Hand dispatches (exported by the replica holding the hand-leases duty)',
+      registers: [registry],
+    }),
+    handRunning: new Gauge({
+      name: 'nexus_hand_running',
+      help: 'Running Hand dispatches (exported by the replica holding the hand-leases duty)',
+      registers: [registry],
+    }),
+    handWaitSeconds: new Histogram({
+      name: 'nexus_hand_wait_seconds',
+      help: 'From a dispatch being queued to its claim by a worker through this replica',
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+      registers: [registry],
+    }),
+    handResultsTotal: new Counter({
+      name: 'nexus_hand_results_total',
+      help: 'Dispatch results by status, refusals included, counted by the replica that ended them',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
     dutyHeld: new Gauge({
       name: 'nexus_duty_held',
       help: 'Orchestrator duties held by this replica (1 held, 0 not)',

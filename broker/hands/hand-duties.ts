@@ -1,0 +1,43 @@
+import type { Duty } from '../duties/duty-runner.js';
+import type { Notifier } from '../db/notifier.js';
+import type { BrokerMetrics } from '../observability/broker-metrics.js';
+import { countQueueAndRunning, sweepLeases } from './hands-sql.js';
+import { HANDS_CHANNEL, type HandService } from './hand-service.js';
+
+/** Lock keys of the Hands duties (the foundation's are 7_230_00x). */
+const KEYS = { leases: 7_230_010 } as const;
+
+/**
+ * The orchestrator duty of the Hands (B.14, B.16, B.75): once a second, expired leases are
+ * requeued once and then end `worker_lost`, deadlines past their grace end `timeout`, and the
+ * holder exports the queue gauges.
+ */
+export function handDuties(options: {
+  hands: HandService;
+  notifier: Notifier;
+  metrics: BrokerMetrics;
+  graceS: number;
+}): Duty[] {
+  return [
+    {
+      name: 'hand-leases',
+      key: KEYS.leases,
+      intervalMs: 1000,
+      run: async (db) => {
+        const swept = await sweepLeases(db, options.graceS);
+        options.hands.announceEnded(swept.ended);
+        if (swept.requeued > 0 || swept.ended.length > 0) {
+          options.notifier.notify(HANDS_CHANNEL, { swept: [String(swept.requeued + swept.ended.length)] });
+          options.hands.onHint();
+        }
+        const counts = await countQueueAndRunning(db);
+        options.metrics.handQueueDepth.set(counts.queued);
+        options.metrics.handRunning.set(counts.running);
+      },
+      released: () => {
+        options.metrics.handQueueDepth.reset();
+        options.metrics.handRunning.reset();
+      },
+    },
+  ];
+}

@@ -1,0 +1,474 @@
+/**
+ * Hands at the broker (SPEC section 6, B.11, B.14-B.16, B.73-B.79): dispatch with its immediate
+ * refusals, the gathered claim, leases, completion, abort, stay-down and the limits row.
+ */
+import type pg from 'pg';
+import {
+  ClaimedDispatch,
+  HandDeclaration,
+  MAX_DEADLINE_S,
+  ProviderConfig,
+  Script,
+  WireError,
+  type AbortReply,
+  type CompletionItem,
+  type DispatchInfo,
+  type DispatchReply,
+  type DispatchRequest,
+  type HandStatus,
+  type LimitsReply,
+  type QueueItem,
+  type ResultEnvelope,
+} from '../../protocol/index.js';
+import type { Logger } from '../../platform/index.js';
+import type { Principal } from '../auth/principal.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { withTransaction } from '../db/pool.js';
+import { withDatabaseRetry } from '../db/retry.js';
+import type { Notifier } from '../db/notifier.js';
+import type { HandSettings } from '../config.js';
+import type { DeliveryAnnouncer } from '../bus/send.js';
+import { refusalFromDatabase } from '../bus/send.js';
+import { persistMessage } from '../bus/messages-sql.js';
+import { bodyHash } from '../bus/canonical-json.js';
+import type { BrokerMetrics } from '../observability/broker-metrics.js';
+import type { WorkerLease } from '../credentials/dispatch-lease.js';
+import { ClaimGate } from './claim-gate.js';
+import { inputSchemaProblem } from './input-schema.js';
+import * as sql from './hands-sql.js';
+
+/** Claimers wake on this channel: something was queued or a running slot was freed. */
+export const HANDS_CHANNEL = 'nexus_hands';
+
+const NO_USAGE = { input_tokens: 0, output_tokens: 0, cost_usd: 0 };
+
+function envelope(status: HandStatus, summary: string, extra: Partial<ResultEnvelope> = {}): ResultEnvelope {
+  return { status, summary, artifacts: [], usage: NO_USAGE, ...extra };
+}
+
+/** A refusal raised inside the dispatch transaction, so it rolls back and stores nothing. */
+class Refused extends Error {
+  constructor(readonly result: ResultEnvelope) {
+    super(result.summary);
+  }
+}
+
+export interface HandServiceDeps {
+  db: pg.Pool;
+  announcer: DeliveryAnnouncer;
+  notifier: Notifier;
+  audit: AuditLog;
+  metrics: BrokerMetrics;
+  logger: Logger;
+  settings: HandSettings;
+}
+
+export class HandService {
+  readonly gate: ClaimGate;
+
+  constructor(private readonly deps: HandServiceDeps) {
+    this.gate = new ClaimGate((claimers) => sql.claim(deps.db, claimers, deps.settings.leaseS), deps.logger);
+  }
+
+  async start(): Promise<void> {
+    this.gate.start();
+    await sql
+      .seedLimits(this.deps.db, this.deps.settings.softCap, this.deps.settings.hardCap)
+      .catch((err: unknown) => this.deps.logger.warn({ err }, 'could not seed the Hand limits yet'));
+  }
+
+  stop(): void {
+    this.gate.stop();
+  }
+
+  /** A hint from any replica: the queue or the running set changed. */
+  onHint(): void {
+    this.gate.kick();
+  }
+
+  async dispatch(
+    caller: Principal,
+    request: DispatchRequest,
+  ): Promise<{ status: number; reply: DispatchReply }> {
+    if (caller.address === null) {
+      this.deps.audit.denied(caller, 'hand.dispatch', request.target, {
+        reason: 'worker tokens cannot dispatch',
+      });
+      throw new WireError('forbidden', 'worker tokens cannot dispatch Hands');
+    }
+    const refuse = (result: ResultEnvelope) => {
+      this.deps.metrics.handResultsTotal.inc({ status: result.status });
+      return {
+        status: 200,
+        reply: {
+          dispatch_id: null,
+          state: 'rejected' as const,
+          thread_id: request.thread_id ?? null,
+          result,
+        },
+      };
+    };
+    const checked = await this.check(caller, request);
+    if ('status' in checked) return refuse(checked);
+    const { hand, targetConcurrency } = checked;
+    try {
+      const queued = await withDatabaseRetry(() => this.enqueue(caller, request, hand, targetConcurrency));
+      if (queued.created) {
+        this.deps.announcer.announce({
+          id: queued.reply.message_id,
+          threadId: queued.reply.thread_id,
+          recipients: [request.target],
+        });
+        this.deps.notifier.notify(HANDS_CHANNEL, { queued: [queued.reply.dispatch_id] });
+        this.gate.kick();
+        void this.deps.audit.record({
+          actor: caller.actor,
+          tokenId: caller.tokenId,
+          action: 'hand.dispatch',
+          target: `${request.target}/${request.hand}`,
+          outcome: 'allowed',
+          details: { dispatch_id: queued.reply.dispatch_id },
+        });
+      }
+      return { status: queued.created ? 202 : 200, reply: queued.reply };
+    } catch (err) {
+      if (err instanceof Refused) return refuse(err.result);
+      throw refusalFromDatabase(err) ?? err;
+    }
+  }
+
+  /** The refusals that need no transaction (SPEC section 6, B.15, B.16). */
+  private async check(
+    caller: Principal,
+    request: DispatchRequest,
+  ): Promise<ResultEnvelope | { hand: HandDeclaration; targetConcurrency: number }> {
+    const target = await withDatabaseRetry(() => sql.readTarget(this.deps.db, request.target));
+    if (!target?.config || !target.registered_at)
+      return envelope('unknown_hand', `${request.target} is not a registered aspect`, {
+        detail: { reason: 'unknown aspect', available: [] },
+      });
+    if (target.stay_down)
+      return envelope('aborted', `${request.target} is shut down (stay-down)`, {
+        detail: { reason: 'stay_down' },
+      });
+    const hands = HandDeclaration.array().safeParse(target.config.hands ?? []);
+    const declared = hands.success ? hands.data : [];
+    const hand = declared.find((h) => h.name === request.hand);
+    if (!hand)
+      return envelope('unknown_hand', `${request.target} offers no Hand named ${request.hand}`, {
+        detail: { available: declared.map((h) => h.name) },
+      });
+    // Operators may invoke any Hand; aspects only those that list them (or "*").
+    if (
+      !caller.admin &&
+      !hand.allowed_invokers.includes('*') &&
+      !hand.allowed_invokers.includes(caller.name)
+    ) {
+      this.deps.audit.denied(caller, 'hand.dispatch', `${request.target}/${request.hand}`, {
+        reason: 'not in allowed_invokers',
+      });
+      return envelope('forbidden', `${caller.name} may not invoke ${request.target}/${request.hand}`);
+    }
+    if (hand.input_schema) {
+      const problem = inputSchemaProblem(hand.input_schema, request.input);
+      if (problem) return envelope('invalid_input', problem, { error: problem });
+    }
+    const targetConcurrency = Number(target.config.hand_concurrency ?? 2);
+    return { hand, targetConcurrency };
+  }
+
+  private async enqueue(
+    caller: Principal,
+    request: DispatchRequest,
+    hand: HandDeclaration,
+    targetConcurrency: number,
+  ): Promise<{ created: boolean; reply: Extract<DispatchReply, { state: 'queued' }> }> {
+    const { queueLimit } = this.deps.settings;
+    return withTransaction(this.deps.db, async (client) => {
+      if (queueLimit > 0) {
+        const queued = await sql.lockAndCountQueued(client, request.target, request.hand, queueLimit);
+        if (queued >= queueLimit) throw new Refused(await this.busy(client, request));
+      }
+      const { idempotency_key: key, ...body } = request;
+      const message = await persistMessage(client, {
+        sender: caller.address as string,
+        admin: caller.admin,
+        threadId: request.thread_id ?? null,
+        to: [request.target],
+        kind: 'hand',
+        hand: request.hand,
+        content: request.content,
+        input: request.input,
+        replyTo: null,
+        traceparent: request.traceparent ?? null,
+        // A namespace of its own, so a dispatch key never collides with a message key (B.77).
+        idempotencyKey: key === undefined ? null : `hand:${key}`,
+        bodyHash: key === undefined ? '' : bodyHash(body),
+        removeSelf: false,
+        addParticipants: false,
+      });
+      if (message.repeated) {
+        const id = await sql.dispatchIdForMessage(client, message.id);
+        if (!id) throw new WireError('conflict', 'idempotency_key was already used for a message');
+        return {
+          created: false,
+          reply: { dispatch_id: id, state: 'queued', thread_id: message.thread_id, message_id: message.id },
+        };
+      }
+      if (request.thread_id === undefined)
+        await sql.addParticipant(client, message.thread_id, caller.address as string);
+      const id = await sql.insertDispatch(client, {
+        target: request.target,
+        hand: request.hand,
+        dispatcher: caller.address as string,
+        threadId: message.thread_id,
+        messageId: message.id,
+        content: request.content,
+        input: request.input,
+        deadlineS: Math.min(request.deadline_s ?? hand.timeout_s, MAX_DEADLINE_S),
+        handDefinition: hand,
+        handConcurrency: hand.concurrency,
+        targetConcurrency,
+        traceparent: request.traceparent ?? null,
+      });
+      return {
+        created: true,
+        reply: { dispatch_id: id, state: 'queued', thread_id: message.thread_id, message_id: message.id },
+      };
+    });
+  }
+
+  private async busy(client: pg.PoolClient, request: DispatchRequest): Promise<ResultEnvelope> {
+    const remaining = await sql.oldestRunningRemainingS(client, request.target, request.hand);
+    const retryAfterS = Math.max(1, Math.ceil(remaining ?? 1));
+    return envelope(
+      'busy',
+      `${request.target}/${request.hand} already has ${this.deps.settings.queueLimit} queued`,
+      {
+        detail: { retry_after_s: retryAfterS },
+      },
+    );
+  }
+
+  async read(caller: Principal, id: string): Promise<DispatchInfo> {
+    const row = await withDatabaseRetry(() => sql.readDispatch(this.deps.db, id));
+    if (!row) throw new WireError('not_found', `dispatch ${id} does not exist`);
+    const involved = caller.admin || caller.address === row.dispatcher || caller.address === row.target;
+    if (!involved) {
+      this.deps.audit.denied(caller, 'hand.read', id, { reason: 'neither dispatcher nor target' });
+      throw new WireError('forbidden', `only the dispatcher, the target or an admin may read dispatch ${id}`);
+    }
+    return toInfo(row);
+  }
+
+  /** Queued: ends at once. Running: ends at the worker's next heartbeat (SPEC section 6, B.16). */
+  async abort(caller: Principal, id: string): Promise<AbortReply> {
+    const row = await withDatabaseRetry(() => sql.readDispatch(this.deps.db, id));
+    if (!row) throw new WireError('not_found', `dispatch ${id} does not exist`);
+    if (!caller.admin && caller.address !== row.dispatcher) {
+      this.deps.audit.denied(caller, 'hand.abort', id, { reason: 'not the dispatcher' });
+      throw new WireError('forbidden', `only the dispatcher or an admin may abort dispatch ${id}`);
+    }
+    const result = envelope('aborted', `aborted by ${caller.address ?? caller.actor}`);
+    const ended = await withDatabaseRetry(() => sql.endQueued(this.deps.db, { dispatchId: id }, result));
+    void this.deps.audit.record({
+      actor: caller.actor,
+      tokenId: caller.tokenId,
+      action: 'hand.abort',
+      target: id,
+      outcome: 'allowed',
+      details: {},
+    });
+    if (ended.length > 0) {
+      this.announceEnded(ended);
+      return { state: 'done', result };
+    }
+    if (await withDatabaseRetry(() => sql.requestAbort(this.deps.db, id))) return { state: 'running' };
+    const now = await withDatabaseRetry(() => sql.readDispatch(this.deps.db, id));
+    if (now?.state === 'queued' || now?.state === 'running') return this.abort(caller, id); // moved meanwhile
+    throw new WireError('conflict', `dispatch ${id} is already done`);
+  }
+
+  /** Stay-down ends the queued dispatches that target the aspect (B.15); returns how many. */
+  async abortQueuedFor(target: string): Promise<number> {
+    const result = envelope('aborted', `${target} was shut down (stay-down)`, {
+      detail: { reason: 'stay_down' },
+    });
+    const ended = await withDatabaseRetry(() => sql.endQueued(this.deps.db, { target }, result));
+    this.announceEnded(ended);
+    return ended.length;
+  }
+
+  async claim(
+    caller: Principal,
+    workerId: string,
+    waitS: number,
+    max: number,
+    onAbandon: (abandon: () => void) => void,
+  ): Promise<ClaimedDispatch[]> {
+    this.requireWorker(caller, 'hand.claim');
+    const rows = await this.gate.claim({ workerId, tokenId: caller.tokenId, max }, waitS, onAbandon);
+    const now = Date.now();
+    for (const row of rows)
+      this.deps.metrics.handWaitSeconds.observe(Math.max(0, (now - row.submitted_at.getTime()) / 1000));
+    return rows.map(toClaimed);
+  }
+
+  async heartbeat(caller: Principal, lease: WorkerLease): Promise<{ abort: boolean }> {
+    this.requireWorker(caller, 'hand.heartbeat');
+    const renewed = await withDatabaseRetry(() =>
+      sql.renewLease(this.deps.db, toKey(lease), this.deps.settings.leaseS),
+    );
+    if (!renewed) throw leaseLost(lease.dispatchId);
+    return renewed;
+  }
+
+  async release(caller: Principal, lease: WorkerLease): Promise<{ state: 'queued' }> {
+    this.requireWorker(caller, 'hand.release');
+    if (!(await withDatabaseRetry(() => sql.releaseLease(this.deps.db, toKey(lease)))))
+      throw leaseLost(lease.dispatchId);
+    this.deps.notifier.notify(HANDS_CHANNEL, { released: [lease.dispatchId] });
+    this.gate.kick();
+    return { state: 'queued' };
+  }
+
+  /** Completes one or more held dispatches; each item answers `{state}` or `{error}` (B.74). */
+  async complete(
+    caller: Principal,
+    workerId: string,
+    items: CompletionItem[],
+  ): Promise<
+    (
+      | { dispatch_id: string; state: 'done' }
+      | { dispatch_id: string; error: { code: string; message: string } }
+    )[]
+  > {
+    this.requireWorker(caller, 'hand.complete');
+    const completions = items.map((item) => {
+      const { dispatch_id: dispatchId, attempt, ...result } = item;
+      return { dispatchId, attempt, envelope: result };
+    });
+    const done = await sql.completeLeases(this.deps.db, caller.tokenId, workerId, completions);
+    this.announceEnded(done);
+    if (done.length > 0) {
+      this.deps.notifier.notify(HANDS_CHANNEL, { freed: done.map((d) => d.dispatch_id) });
+      this.gate.kick();
+    }
+    const finished = new Set(done.map((d) => d.dispatch_id));
+    return items.map((item) =>
+      finished.has(item.dispatch_id)
+        ? { dispatch_id: item.dispatch_id, state: 'done' as const }
+        : {
+            dispatch_id: item.dispatch_id,
+            error: { code: 'conflict', message: leaseLost(item.dispatch_id).message },
+          },
+    );
+  }
+
+  /** The credential seam: the target whose credential a lease holder may fetch. */
+  async heldDispatchTarget(lease: WorkerLease): Promise<string | null> {
+    return sql.heldLeaseTarget(this.deps.db, toKey(lease));
+  }
+
+  async limits(): Promise<LimitsReply> {
+    const row = await withDatabaseRetry(() => sql.readLimits(this.deps.db, this.deps.settings.softCap));
+    return {
+      n: row.n,
+      h: row.h_effective,
+      h_default: row.h === null,
+      queued: row.queued,
+      running: row.running,
+    };
+  }
+
+  async setLimits(caller: Principal, change: { n?: number; h?: number | null }): Promise<LimitsReply> {
+    await withDatabaseRetry(() => sql.writeLimits(this.deps.db, change, this.deps.settings.softCap));
+    await this.deps.audit.allowed(caller, 'hand.limits', null, { ...change });
+    this.deps.notifier.notify(HANDS_CHANNEL, { limits: ['changed'] });
+    this.gate.kick();
+    return this.limits();
+  }
+
+  async queue(target: string | null, limit: number): Promise<QueueItem[]> {
+    const rows = await withDatabaseRetry(() => sql.listQueue(this.deps.db, target, limit));
+    return rows.map((r) => ({
+      id: r.id,
+      state: r.state,
+      target: r.target,
+      hand: r.hand,
+      dispatcher: r.dispatcher,
+      attempt: r.attempt,
+      submitted_at: r.submitted_at.toISOString(),
+      ...(r.started_at ? { started_at: r.started_at.toISOString() } : {}),
+      ...(r.worker_id ? { worker_id: r.worker_id } : {}),
+    }));
+  }
+
+  /** Delivers the `hand_result` messages of dispatches that just ended and counts the results. */
+  announceEnded(ended: sql.PostedMessage[]): void {
+    for (const e of ended) {
+      this.deps.metrics.handResultsTotal.inc({ status: e.status });
+      this.deps.announcer.announce({ id: e.message_id, threadId: e.thread_id, recipients: e.recipients });
+    }
+  }
+
+  private requireWorker(caller: Principal, action: string): void {
+    if (caller.kind === 'worker') return;
+    this.deps.audit.denied(caller, action, null, { reason: 'not a worker token' });
+    throw new WireError('forbidden', 'only worker tokens may claim and hold dispatches');
+  }
+}
+
+function leaseLost(dispatchId: string): WireError {
+  return new WireError('conflict', `the lease on dispatch ${dispatchId} is not this worker's (anymore)`);
+}
+
+function toKey(lease: WorkerLease): sql.LeaseKey {
+  return {
+    dispatchId: lease.dispatchId,
+    tokenId: lease.tokenId,
+    workerId: lease.workerId,
+    attempt: lease.attempt,
+  };
+}
+
+function toInfo(row: sql.DispatchRow): DispatchInfo {
+  return {
+    id: row.id,
+    state: row.state,
+    target: row.target,
+    hand: row.hand,
+    dispatcher: row.dispatcher,
+    thread_id: row.thread_id,
+    attempt: row.attempt,
+    submitted_at: row.submitted_at.toISOString(),
+    ...(row.started_at ? { started_at: row.started_at.toISOString() } : {}),
+    ...(row.finished_at ? { finished_at: row.finished_at.toISOString() } : {}),
+    ...(row.result ? { result: row.result as ResultEnvelope } : {}),
+  };
+}
+
+function toClaimed(row: sql.ClaimedRow): ClaimedDispatch {
+  const identity = (row.identity ?? {}) as Record<string, unknown>;
+  const script = Script.safeParse(row.script);
+  return {
+    id: row.dispatch_id,
+    target: row.target,
+    hand: row.hand,
+    dispatcher: row.dispatcher,
+    content: row.content,
+    ...(row.input === null || row.input === undefined ? {} : { input: row.input }),
+    thread_id: row.thread_id,
+    attempt: row.attempt,
+    deadline_at: row.deadline_at.toISOString(),
+    hand_definition: HandDeclaration.parse(row.hand_definition),
+    identity: {
+      soul: String(identity.soul ?? ''),
+      agent: String(identity.agent ?? ''),
+      primer: String(identity.primer ?? ''),
+    },
+    provider: ProviderConfig.parse(row.provider ?? { kind: 'scripted' }),
+    ...(row.script !== null && script.success ? { script: script.data } : {}),
+    ...(row.traceparent ? { traceparent: row.traceparent } : {}),
+  };
+}
