@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DecimalId } from './names.js';
+import { Content, DecimalId } from './names.js';
 
 /** Session ids: `global`, a thread id, or a global fork `fork-<id>` (B.12). */
 export const SessionId = z
@@ -18,7 +18,27 @@ export const SummariseBranchRequest = z.strictObject({
   thread_id: DecimalId.optional(),
   from_entry_id: EntryId,
 });
+/**
+ * Fork (B.20, B.50): a copy of the ancestry of `source_entry_id` in a new thread (thread mode) or a
+ * new global session that becomes the active one (global mode). With `seed_user_message` the source
+ * must be a `turn.user`; the copy stops at its parent and the seed arrives as an ordinary message.
+ */
+export const ForkRequest = z.strictObject({
+  thread_id: DecimalId.optional(),
+  source_entry_id: EntryId,
+  seed_user_message: Content.optional(),
+});
+/** The `control` frame's params for a fork: the admin's body plus the thread id the broker reserved. */
+export const ForkParams = ForkRequest.extend({ new_thread_id: DecimalId.optional() });
+/** The runtime's answer to a fork; `head` is null only for a fork that copied nothing. */
+export const ForkReply = z.union([
+  z.strictObject({ thread_id: DecimalId, head: EntryId.nullable() }),
+  z.strictObject({ session: SessionId, head: EntryId.nullable() }),
+]);
+export type ForkReply = z.infer<typeof ForkReply>;
+/** `activate {sid}` (B.12, B.50): global mode only; `global` or a global fork `fork-<id>`. */
 export const ActivateRequest = z.strictObject({ sid: SessionId });
+export const ActivateReply = z.strictObject({ session: SessionId, head: EntryId.nullable() });
 export const TreeQuery = z.strictObject({
   after: EntryId.optional(),
   limit: z.coerce.number().int().min(1).max(2000).default(500),
@@ -33,6 +53,7 @@ export const ControlAction = z.enum([
   'rewind',
   'compact',
   'summarise-branch',
+  'fork',
   'activate',
   'list_sessions',
   'tree',

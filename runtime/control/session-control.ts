@@ -1,22 +1,29 @@
 /**
- * Applies admin control requests to the aspect's sessions (SPEC section 7, B.12, B.48, B.50):
- * list_sessions, tree, rewind, compact and summarise-branch. Each mutating request is recorded as
- * `custom.control {request_id}` in the session it touches before it is applied, and a request id
- * already recorded is refused, so a request is applied at most once. Nothing is ever deleted.
+ * Applies admin control requests to the aspect's sessions (SPEC section 7, B.12, B.20, B.48, B.50):
+ * list_sessions, tree, rewind, compact, summarise-branch, fork and activate. Each mutating request
+ * is recorded as `custom.control {request_id}` in the session it touches (a fork: its source;
+ * activate: the session made active) before it is applied, and a request id already recorded is
+ * refused, so a request is applied at most once. Every check runs before that record, so a refused
+ * request changes nothing. Nothing is ever deleted.
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import {
+  ActivateRequest,
   CompactRequest,
+  ForkParams,
   RewindRequest,
   SessionId,
   SummariseBranchRequest,
   firstIssueText,
   type SessionEntry,
 } from '../../protocol/index.js';
-import type { SessionFile } from '../session/session-file.js';
+import { SessionFile } from '../session/session-file.js';
 import type { Sessions } from '../session/sessions.js';
+import { globalSessionFile } from '../session/active-session.js';
+import { checkForkSource, forkAncestry } from '../session/fork.pure.js';
+import { ulidGenerator } from '../session/ulid.js';
 import {
   compact,
   estimateTokens,
@@ -95,6 +102,10 @@ async function dispatch(
       return forceCompaction(requestId, parse(CompactRequest, params), deps);
     case 'summarise-branch':
       return summariseBranchControl(requestId, parse(SummariseBranchRequest, params), deps);
+    case 'fork':
+      return fork(requestId, parse(ForkParams, params), deps);
+    case 'activate':
+      return activate(requestId, parse(ActivateRequest, params), deps);
     case 'shutdown':
       return { acknowledged: true };
     default:
@@ -102,12 +113,17 @@ async function dispatch(
   }
 }
 
-async function sessionFor(threadId: string | undefined, deps: SessionControlDeps): Promise<SessionFile> {
+/** The session a request names: the thread's in thread mode, else the active global session. */
+async function sessionFor(
+  threadId: string | undefined,
+  deps: SessionControlDeps,
+): Promise<{ sid: string; session: SessionFile }> {
   if (deps.contextMode === 'stateless')
     throw new ControlRefusal('conflict', 'a stateless aspect has no sessions');
   if (deps.contextMode === 'thread' && !threadId)
     throw new ControlRefusal('invalid_request', 'thread_id: is required in thread mode');
-  return existingSession(deps.contextMode === 'thread' ? (threadId as string) : 'global', deps);
+  const sid = deps.contextMode === 'thread' ? (threadId as string) : await deps.sessions.active();
+  return { sid, session: await existingSession(sid, deps) };
 }
 
 /** Opens a session that exists on disk; never creates one for an unknown id. */
@@ -126,7 +142,7 @@ async function record(session: SessionFile, requestId: string, action: string): 
 }
 
 async function rewind(requestId: string, body: z.infer<typeof RewindRequest>, deps: SessionControlDeps) {
-  const session = await sessionFor(body.thread_id, deps);
+  const { session } = await sessionFor(body.thread_id, deps);
   if (!session.has(body.target_entry_id))
     throw new ControlRefusal(
       'not_found',
@@ -169,7 +185,7 @@ async function forceCompaction(
   body: z.infer<typeof CompactRequest>,
   deps: SessionControlDeps,
 ) {
-  const session = await sessionFor(body.thread_id, deps);
+  const { session } = await sessionFor(body.thread_id, deps);
   const context = buildContext(session.entries, session.head);
   const tokensBefore = deps.tokensOf(session.header.sid) || estimateTokens(transcript(context.entries, null));
   await record(session, requestId, 'compact');
@@ -191,7 +207,7 @@ async function summariseBranchControl(
   body: z.infer<typeof SummariseBranchRequest>,
   deps: SessionControlDeps,
 ) {
-  const session = await sessionFor(body.thread_id, deps);
+  const { session } = await sessionFor(body.thread_id, deps);
   if (!session.has(body.from_entry_id))
     throw new ControlRefusal(
       'not_found',
@@ -208,16 +224,76 @@ async function summariseBranchControl(
   return { branch_summary_id: entry?.id };
 }
 
+/**
+ * Fork (B.20, B.50). Thread mode: the copy becomes `session/threads/<new_thread_id>.jsonl`, the id
+ * the broker reserved. Global mode: it becomes `session/forks/<id>.jsonl` (sid `fork-<id>`) and the
+ * active global session. Tool calls left unanswered at the fork point are closed ("abandoned by
+ * fork") in the copy, so its next turn neither repeats them nor sends an invalid request.
+ */
+async function fork(requestId: string, body: z.infer<typeof ForkParams>, deps: SessionControlDeps) {
+  const threadMode = deps.contextMode === 'thread';
+  if (threadMode && !body.new_thread_id)
+    throw new ControlRefusal('invalid_request', 'new_thread_id: is required in thread mode');
+  const { sid: sourceSid, session: source } = await sessionFor(body.thread_id, deps);
+  const withSeed = body.seed_user_message !== undefined;
+  const entry = source.get(body.source_entry_id);
+  const refusal = checkForkSource(entry, body.source_entry_id, withSeed);
+  if (refusal) throw new ControlRefusal(refusal.code, refusal.message);
+  const sid = threadMode ? (body.new_thread_id as string) : `fork-${newForkId()}`;
+  const file = deps.sessions.fileFor(sid);
+  if (await exists(file)) throw new ControlRefusal('conflict', `session ${sid} already exists`);
+
+  const copied = forkAncestry(source.entries, entry as SessionEntry, withSeed); // present: checked above
+  await record(source, requestId, 'fork');
+  const forked = await SessionFile.createFork(file, {
+    sid,
+    forkedFrom: { sid: sourceSid, entry_id: body.source_entry_id },
+    entries: copied,
+  });
+  deps.sessions.adopt(sid, forked);
+  await closeUnansweredToolCalls(forked, 'abandoned by fork');
+  if (threadMode) return { thread_id: sid, head: forked.head };
+  await deps.sessions.activate(sid);
+  return { session: sid, head: forked.head };
+}
+
+const newForkId = ulidGenerator();
+
+/** `activate {sid}` (B.12, B.50): makes `global` or a global fork the active global session. */
+async function activate(requestId: string, body: z.infer<typeof ActivateRequest>, deps: SessionControlDeps) {
+  if (deps.contextMode !== 'global')
+    throw new ControlRefusal(
+      'conflict',
+      'activate: only an aspect in global context mode has a global session',
+    );
+  if (globalSessionFile(deps.home, body.sid) === null)
+    throw new ControlRefusal(
+      'invalid_request',
+      `sid: ${body.sid} is a thread; activate takes global or fork-ID`,
+    );
+  const session = await existingSession(body.sid, deps);
+  await record(session, requestId, 'activate');
+  await deps.sessions.activate(body.sid);
+  return { session: body.sid, head: session.head };
+}
+
 async function listSessions(deps: SessionControlDeps) {
   const files: { sid: string; file: string }[] = [];
   const global = path.join(deps.home, 'session', 'global.jsonl');
   if (await exists(global)) files.push({ sid: 'global', file: global });
+  const forks = path.join(deps.home, 'session', 'forks');
+  for (const name of (await readdir(forks).catch(() => [] as string[]))
+    .filter((n) => /^[A-Za-z0-9]{1,64}\.jsonl$/.test(n))
+    .sort()) {
+    files.push({ sid: `fork-${name.slice(0, -'.jsonl'.length)}`, file: path.join(forks, name) });
+  }
   const threads = path.join(deps.home, 'session', 'threads');
   for (const name of (await readdir(threads).catch(() => [] as string[]))
     .filter((n) => /^\d+\.jsonl$/.test(n))
     .sort()) {
     files.push({ sid: name.slice(0, -'.jsonl'.length), file: path.join(threads, name) });
   }
+  const active = deps.contextMode === 'global' ? await deps.sessions.active() : null;
   const sessions = [];
   for (const { sid, file } of files) {
     const session = await deps.sessions.get(sid);
@@ -228,6 +304,7 @@ async function listSessions(deps: SessionControlDeps) {
       tokens: deps.tokensOf(sid),
       window: deps.window,
       updated_at: (await stat(file)).mtime.toISOString(),
+      ...(sid === active ? { active: true } : {}),
     });
   }
   return sessions;

@@ -126,6 +126,39 @@ export class SessionFile {
     return session;
   }
 
+  /**
+   * Writes a fork (B.13, B.20): a header naming its origin and the copied entries, ids kept, in one
+   * durable replace so a crash leaves either no fork or a whole one; then `.head` and its folder are
+   * fsynced. Refuses a file that exists: a fork never overwrites a session.
+   */
+  static async createFork(
+    file: string,
+    options: {
+      sid: string;
+      forkedFrom: { sid: string; entry_id: string };
+      entries: readonly SessionEntry[];
+      fs?: SessionFs;
+      now?: () => Date;
+    },
+  ): Promise<SessionFile> {
+    const fs = options.fs ?? nodeSessionFs;
+    const now = options.now ?? (() => new Date());
+    if ((await fs.readFileIfExists(file)) !== null) throw new Error(`${file} already exists`);
+    const header: SessionHeader = {
+      nexus_session: SESSION_FORMAT_VERSION,
+      sid: options.sid,
+      created_at: now().toISOString(),
+      forked_from: options.forkedFrom,
+    };
+    const entries = [...options.entries];
+    await fs.mkdirp(path.dirname(file));
+    await fs.replace(file, [header, ...entries].map((line) => `${JSON.stringify(line)}\n`).join(''), true);
+    const head = entries.at(-1)?.id ?? null;
+    const session = new SessionFile(file, header, entries, head, entries.length + 1, fs, now);
+    await session.writeHead(head, true);
+    return session;
+  }
+
   /** B.13: trust `.head` unless it is missing, names no entry, or predates lines in the file. */
   private async recoverHead(lineOf: Map<string, number>): Promise<string | null> {
     const last = this.entries.at(-1)?.id ?? null;

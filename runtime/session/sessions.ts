@@ -1,15 +1,20 @@
 /**
  * The aspect's open sessions by context mode (SPEC section 7): `global` keeps one session for
- * everything; `thread` opens `session/threads/<thread_id>.jsonl` on a thread's first message and
- * closes it after `idleReapS` without use (the file stays; the next message reopens it by replay).
+ * everything, the active one named in `session/active` (`global`, or a global fork `fork-<id>` in
+ * `session/forks/`, B.20); `thread` opens `session/threads/<thread_id>.jsonl` on a thread's first
+ * message and closes it after `idleReapS` without use (the file stays; the next message reopens it
+ * by replay).
  */
 import path from 'node:path';
 import { SessionFile, type SessionProblem } from './session-file.js';
+import { globalSessionFile, readActiveSession, writeActiveSession } from './active-session.js';
 
 export type ContextMode = 'global' | 'thread' | 'stateless';
 
 export class Sessions {
   private readonly open = new Map<string, { session: SessionFile; usedAt: number }>();
+  /** The active global session, read from `session/active` on first use. */
+  private activeGlobal: string | null = null;
 
   constructor(
     private readonly home: string,
@@ -17,20 +22,35 @@ export class Sessions {
     private readonly onProblem: (problem: SessionProblem) => void,
   ) {}
 
-  /** The session id for a thread: `global` in global mode, the thread id in thread mode. */
-  sidFor(threadId: string): string {
-    return this.mode === 'thread' ? threadId : 'global';
+  /** The session id for a thread: the active global session in global mode, the thread id in thread mode. */
+  async sidFor(threadId: string): Promise<string> {
+    return this.mode === 'thread' ? threadId : this.active();
+  }
+
+  /** `global` or `fork-<id>`: the global session that takes every turn in global mode. */
+  async active(): Promise<string> {
+    this.activeGlobal ??= await readActiveSession(this.home, this.onProblem);
+    return this.activeGlobal;
+  }
+
+  /** Makes a global session (`global` or `fork-<id>`) the active one, durably. */
+  async activate(sid: string): Promise<void> {
+    await writeActiveSession(this.home, sid);
+    this.activeGlobal = sid;
   }
 
   fileFor(sid: string): string {
-    return sid === 'global'
-      ? path.join(this.home, 'session', 'global.jsonl')
-      : path.join(this.home, 'session', 'threads', `${sid}.jsonl`);
+    return globalSessionFile(this.home, sid) ?? path.join(this.home, 'session', 'threads', `${sid}.jsonl`);
   }
 
   /** The session that handles `threadId`, opened (with repair) on first use. */
   async forThread(threadId: string): Promise<SessionFile> {
-    return this.get(this.sidFor(threadId));
+    return this.get(await this.sidFor(threadId));
+  }
+
+  /** Starts holding a session made elsewhere (a fork just written), so it is not read back. */
+  adopt(sid: string, session: SessionFile): void {
+    this.open.set(sid, { session, usedAt: Date.now() });
   }
 
   async get(sid: string): Promise<SessionFile> {
