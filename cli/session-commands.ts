@@ -9,7 +9,7 @@ function print(value: unknown, json: boolean, text: () => string): void {
 
 const threadBody = (thread?: string) => (thread ? { thread_id: parseOrThrow(DecimalId, thread) } : {});
 
-/** `nexus session ls/tree/rewind/compact`: session control through the broker (admin). */
+/** `nexus session ls/tree/rewind/fork/activate/compact`: session control through the broker (admin). */
 export function registerSessionCommands(program: Command): void {
   const session = program.command('session').description("inspect and steer an aspect's sessions (admin)");
   const client = () => new BrokerClient(connectionFromEnv());
@@ -21,11 +21,14 @@ export function registerSessionCommands(program: Command): void {
     .description("list the aspect's sessions")
     .action(async (aspect: string, options: { json?: boolean }) => {
       const reply = await client().get<{
-        sessions: { sid: string; entries: number; tokens: number; window: number }[];
+        sessions: { sid: string; entries: number; tokens: number; window: number; active?: boolean }[];
       }>(`/v1/aspects/${parseOrThrow(AspectName, aspect)}/sessions`);
       print(reply, options.json ?? false, () =>
         reply.sessions
-          .map((s) => `${s.sid}\t${s.entries} entries\t${s.tokens}/${s.window} tokens`)
+          .map(
+            (s) =>
+              `${s.sid}\t${s.entries} entries\t${s.tokens}/${s.window} tokens${s.active ? '\tactive' : ''}`,
+          )
           .join('\n'),
       );
     });
@@ -80,6 +83,48 @@ export function registerSessionCommands(program: Command): void {
         );
       },
     );
+
+  session
+    .command('fork')
+    .argument('<aspect>', 'aspect name')
+    .argument('<entry>', 'the source entry: the fork holds a copy of its ancestry')
+    .option('--thread <id>', 'the source thread (thread mode); the fork is a new thread')
+    .option('--seed <text>', 'replace the source (a turn.user entry) with this message, sent from you')
+    .option('--json', 'print JSON')
+    .description(
+      'copy the ancestry of an entry into a new thread (thread mode) or a new active global session',
+    )
+    .action(
+      async (aspect: string, entry: string, options: { thread?: string; seed?: string; json?: boolean }) => {
+        const reply = await client().post<{ thread_id?: string; session?: string; head: string | null }>(
+          `/v1/aspects/${parseOrThrow(AspectName, aspect)}/fork`,
+          {
+            source_entry_id: entry,
+            ...threadBody(options.thread),
+            ...(options.seed !== undefined ? { seed_user_message: options.seed } : {}),
+          },
+        );
+        print(reply, options.json ?? false, () =>
+          reply.thread_id
+            ? `forked into thread ${reply.thread_id} (head ${reply.head ?? 'none'})`
+            : `forked into ${reply.session ?? '?'}, now the active session (head ${reply.head ?? 'none'})`,
+        );
+      },
+    );
+
+  session
+    .command('activate')
+    .argument('<aspect>', 'aspect name')
+    .argument('<sid>', 'global or fork-ID')
+    .option('--json', 'print JSON')
+    .description('make a global session the active one (global mode)')
+    .action(async (aspect: string, sid: string, options: { json?: boolean }) => {
+      const reply = await client().post<{ session: string; head: string | null }>(
+        `/v1/aspects/${parseOrThrow(AspectName, aspect)}/activate`,
+        { sid: parseOrThrow(SessionId, sid) },
+      );
+      print(reply, options.json ?? false, () => `${reply.session} is now the active session`);
+    });
 
   session
     .command('compact')

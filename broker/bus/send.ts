@@ -83,6 +83,43 @@ export class MessageService {
     }
     return { reply: toReply(result), created: !result.repeated };
   }
+
+  /**
+   * Persists a chat message the broker sends on an admin's behalf inside `tx` (a fork's seed,
+   * B.50), so it commits with the work that caused it; call `announce` after `tx` commits. The
+   * caller was checked when the request was made; refusals raised by `nexus_send` are thrown as
+   * they come (`refusalFromDatabase` maps them).
+   */
+  async persistWithin(
+    tx: Queryable,
+    sender: { address: string; admin: boolean },
+    message: { threadId: string | null; to: string[]; content: string },
+  ): Promise<{ id: string; threadId: string; announce: () => void }> {
+    const result = await persistMessage(tx, {
+      sender: sender.address,
+      admin: sender.admin,
+      threadId: message.threadId,
+      to: message.to,
+      kind: 'chat',
+      hand: null,
+      content: message.content,
+      input: undefined,
+      replyTo: null,
+      traceparent: null,
+      idempotencyKey: null,
+      bodyHash: '',
+      removeSelf: true,
+      addParticipants: true,
+    });
+    return {
+      id: result.id,
+      threadId: result.thread_id,
+      announce: () => {
+        this.metrics.messagesTotal.inc({ kind: 'chat' });
+        this.announcer.announce({ id: result.id, threadId: result.thread_id, recipients: result.recipients });
+      },
+    };
+  }
 }
 
 function toReply(result: PersistResult): SendReply {

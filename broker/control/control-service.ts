@@ -4,20 +4,33 @@
  * delivered; the runtime's `control.result` finishes the row on whichever replica it reaches. The
  * caller waits up to `wait_s` for the outcome (200), else gets `202 pending`. Nobody delivers it
  * within the delivery window: `409 not_connected`. Waiters poll the row, so lost hints cost latency.
+ * A fork also has a broker half (fork.ts): a reserved thread id before, the thread and the seed
+ * message after, committed with the result.
  */
-import { ErrorCode, WireError, type ControlAction, type ControlState } from '../../protocol/index.js';
-import type { Queryable } from '../db/pool.js';
+import type pg from 'pg';
+import type { z } from 'zod';
+import {
+  ErrorCode,
+  WireError,
+  type ControlAction,
+  type ControlState,
+  type ForkRequest,
+} from '../../protocol/index.js';
+import { withTransaction } from '../db/pool.js';
 import { withDatabaseRetry } from '../db/retry.js';
 import type { Notifier } from '../db/notifier.js';
 import type { Principal } from '../auth/principal.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { MessageService } from '../bus/send.js';
 import {
   finishControlRequest,
   insertControlRequest,
+  lockPendingControlRequest,
   readControlRequest,
   toControlState,
   type ControlRow,
 } from './control-sql.js';
+import { completeFork, prepareFork } from './fork.js';
 
 export const CONTROL_CHANNEL = 'nexus_control';
 const DELIVERY_WINDOW_MS = 2000;
@@ -30,12 +43,25 @@ export class ControlService {
   private readonly wakers = new Map<string, Set<() => void>>();
 
   constructor(
-    private readonly db: Queryable,
+    private readonly db: pg.Pool,
     private readonly notifier: Notifier,
     private readonly audit: AuditLog,
     /** Forwards at once when this replica holds the socket (saves a NOTIFY round trip). */
     private readonly forwardLocally: (ids: string[]) => void,
+    /** Sends a fork's seed message (B.50). */
+    private readonly messages: MessageService,
   ) {}
+
+  /** A fork (B.20): the thread-mode checks and reservation, then an ordinary control request. */
+  async fork(
+    caller: Principal,
+    aspect: string,
+    body: z.infer<typeof ForkRequest>,
+    waitS: number,
+  ): Promise<ControlReply> {
+    const params = await withDatabaseRetry(() => prepareFork(this.db, aspect, body));
+    return this.request(caller, aspect, 'fork', params, waitS);
+  }
 
   async request(
     caller: Principal,
@@ -77,15 +103,34 @@ export class ControlService {
     return toControlState(row);
   }
 
-  /** Records a runtime's `control.result`; only the aspect the request was for may answer it. */
+  /**
+   * Records a runtime's `control.result`; only the aspect the request was for may answer it. A
+   * successful fork's thread and seed commit in the same transaction, so they exist exactly when the
+   * result does.
+   */
   async finish(
     aspect: string,
     id: string,
     outcome: { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } },
   ): Promise<void> {
-    if (!(await finishControlRequest(this.db, id, aspect, outcome))) {
-      throw new WireError('not_found', `request_id: no control request ${id} awaits a result from ${aspect}`);
-    }
+    const announce = await withDatabaseRetry(() =>
+      withTransaction(this.db, async (tx) => {
+        const row = await lockPendingControlRequest(tx, id, aspect);
+        if (!row)
+          throw new WireError(
+            'not_found',
+            `request_id: no control request ${id} awaits a result from ${aspect}`,
+          );
+        if (!outcome.ok || row.action !== 'fork') {
+          await finishControlRequest(tx, id, aspect, outcome);
+          return null;
+        }
+        const forked = await completeFork(tx, row, outcome.result, this.messages);
+        await finishControlRequest(tx, id, aspect, { ok: true, result: forked.result });
+        return forked.announce;
+      }),
+    );
+    announce?.();
     this.wake(id);
     this.notifier.notify(CONTROL_CHANNEL, { done: [id] });
   }

@@ -10,9 +10,11 @@ export interface ControlRow {
   result: unknown;
   error: { code: string; message: string } | null;
   delivered_at: Date | null;
+  /** The audit actor of the admin who asked (a fork's seed is sent in their name). */
+  requested_by: string;
 }
 
-const COLUMNS = 'id::text AS id, aspect, action, params, state, result, error, delivered_at';
+const COLUMNS = 'id::text AS id, aspect, action, params, state, result, error, delivered_at, requested_by';
 
 export async function insertControlRequest(
   db: Queryable,
@@ -48,6 +50,19 @@ export async function markControlDelivered(db: Queryable, id: string): Promise<b
   return (result.rowCount ?? 0) > 0;
 }
 
+/** Locks a request still awaiting its outcome from `aspect`, inside a transaction; null if none. */
+export async function lockPendingControlRequest(
+  db: Queryable,
+  id: string,
+  aspect: string,
+): Promise<ControlRow | null> {
+  const result = await db.query<ControlRow>(
+    `SELECT ${COLUMNS} FROM control_requests WHERE id = $1 AND aspect = $2 AND state = 'pending' FOR UPDATE`,
+    [id, aspect],
+  );
+  return result.rows[0] ?? null;
+}
+
 /** Records the outcome; only the first outcome counts (at most once, B.48). */
 export async function finishControlRequest(
   db: Queryable,
@@ -77,4 +92,34 @@ export function toControlState(row: ControlRow): ControlState {
     ...(row.state === 'done' ? { result: row.result } : {}),
     ...(row.error ? { error: row.error } : {}),
   };
+}
+
+/** The context mode of an aspect's latest registration; null for an aspect that never registered. */
+export async function readContextMode(db: Queryable, aspect: string): Promise<string | null> {
+  const result = await db.query<{ mode: string | null }>(
+    `SELECT config->>'context_mode' AS mode FROM aspects WHERE name = $1`,
+    [aspect],
+  );
+  return result.rows[0]?.mode ?? null;
+}
+
+/** Takes a thread id for a fork (B.20); the thread row is written only when the fork succeeds. */
+export async function reserveThreadId(db: Queryable): Promise<string> {
+  const result = await db.query<{ id: string }>(`SELECT nextval('thread_ids')::text AS id`);
+  return (result.rows[0] as { id: string }).id;
+}
+
+/** Creates a forked thread with the participants of its source thread. */
+export async function createForkedThread(
+  db: Queryable,
+  threadId: string,
+  sourceThreadId: string,
+): Promise<void> {
+  await db.query(`INSERT INTO threads (id) VALUES ($1) ON CONFLICT DO NOTHING`, [threadId]);
+  await db.query(
+    `INSERT INTO thread_participants (thread_id, participant)
+     SELECT $1, participant FROM thread_participants WHERE thread_id = $2
+     ON CONFLICT DO NOTHING`,
+    [threadId, sourceThreadId],
+  );
 }

@@ -5,6 +5,7 @@ import {
   CompactRequest,
   ControlRequestPath,
   ControlWaitQuery,
+  ForkRequest,
   RewindRequest,
   SessionId,
   SummariseBranchRequest,
@@ -26,7 +27,7 @@ const BODIES: Partial<Record<ControlAction, z.ZodType>> = {
   activate: ActivateRequest,
 };
 
-/** Admin session control, forwarded to the runtime (SPEC section 3, B.12, B.48). */
+/** Admin session control, forwarded to the runtime (SPEC section 3, B.12, B.20, B.48). */
 export function controlRoutes(deps: { control: ControlService; audit: AuditLog }): Router {
   const router = Router();
   const admin = (res: Parameters<typeof callerOf>[0], action: string, target: string): Principal => {
@@ -48,6 +49,16 @@ export function controlRoutes(deps: { control: ControlService; audit: AuditLog }
       res.status(reply.status).json(reply.body);
     });
   }
+
+  // A fork has a broker half (a reserved thread in thread mode), so it is not a plain forward.
+  router.post('/v1/aspects/:name/fork', async (req, res) => {
+    const caller = admin(res, 'control.fork', String(req.params.name));
+    const name = parseOrThrow(AspectName, req.params.name);
+    const { wait_s } = parseOrThrow(ControlWaitQuery, req.query);
+    const body = parseOrThrow(ForkRequest, jsonBody(req));
+    const reply = await deps.control.fork(caller, name, body, wait_s);
+    res.status(reply.status).json(reply.body);
+  });
 
   router.get('/v1/aspects/:name/sessions', async (req, res) => {
     const caller = admin(res, 'control.list_sessions', String(req.params.name));
