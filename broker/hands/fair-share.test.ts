@@ -6,10 +6,10 @@ const queued = (id: number, dispatcher: string, extra: Partial<QueuedDispatch> =
   dispatcher,
   target: 't',
   hand: 'h',
-  handConcurrency: 100,
-  targetConcurrency: 100,
   ...extra,
 });
+/** Generous Hand and target limits, so only N and H decide. */
+const roomy = { handConcurrency: new Map([['t/h', 100]]), targetConcurrency: new Map([['t', 100]]) };
 const running = (dispatcher: string, target = 't', hand = 'h') => ({ dispatcher, target, hand });
 const ids = (list: QueuedDispatch[]) => list.map((d) => d.id);
 
@@ -20,12 +20,13 @@ describe('pickClaims', () => {
       h: 2,
       running: [running('a')],
       queued: [queued(2, 'a'), queued(3, 'a'), queued(6, 'b')],
+      ...roomy,
     };
     expect(ids(pickClaims(state, 5))).toEqual(['6']);
   });
 
   it('starts nothing past H, and past N only for an idle dispatcher', () => {
-    const state: PoolState = { n: 1, h: 2, running: [running('a')], queued: [queued(2, 'a')] };
+    const state: PoolState = { n: 1, h: 2, running: [running('a')], queued: [queued(2, 'a')], ...roomy };
     expect(pickClaims(state, 5)).toEqual([]);
     expect(
       pickClaims({ ...state, running: [running('a'), running('b')], queued: [queued(3, 'c')] }, 5),
@@ -38,12 +39,13 @@ describe('pickClaims', () => {
       h: 3,
       running: [running('a')],
       queued: [queued(10, 'a'), queued(12, 'b'), queued(11, 'a'), queued(13, 'c')],
+      ...roomy,
     };
     expect(ids(pickClaims(state, 2))).toEqual(['12', '13']);
   });
 
   it('orders decimal ids numerically, not as text', () => {
-    const state: PoolState = { n: 2, h: 2, running: [], queued: [queued(10, 'a'), queued(9, 'a')] };
+    const state: PoolState = { n: 2, h: 2, running: [], queued: [queued(10, 'a'), queued(9, 'a')], ...roomy };
     expect(ids(pickClaims(state, 1))).toEqual(['9']);
   });
 
@@ -53,10 +55,12 @@ describe('pickClaims', () => {
       h: 10,
       running: [running('a', 't', 'slow')],
       queued: [
-        queued(1, 'b', { hand: 'slow', handConcurrency: 1 }),
-        queued(2, 'b', { target: 'u', targetConcurrency: 1 }),
-        queued(3, 'c', { target: 'u', targetConcurrency: 1 }),
+        queued(1, 'b', { hand: 'slow' }),
+        queued(2, 'b', { target: 'u' }),
+        queued(3, 'c', { target: 'u' }),
       ],
+      handConcurrency: new Map([['t/slow', 1]]),
+      targetConcurrency: new Map([['u', 1]]),
     };
     expect(ids(pickClaims(state, 5))).toEqual(['2']);
   });
@@ -81,14 +85,27 @@ const poolArbitrary = fc
         dispatcher: fc.constantFrom('a', 'b', 'c'),
         target: fc.constantFrom('x', 'y'),
         hand: fc.constantFrom('h1', 'h2'),
-        handConcurrency: fc.integer({ min: 1, max: 3 }),
-        targetConcurrency: fc.integer({ min: 1, max: 4 }),
       }),
       { selector: (d) => d.id, maxLength: 8 },
     ),
+    handCaps: fc.tuple(...['x/h1', 'x/h2', 'y/h1', 'y/h2'].map(() => fc.integer({ min: 1, max: 3 }))),
+    targetCaps: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })),
     max: fc.integer({ min: 1, max: 6 }),
   })
-  .map(({ n, extraH, running, queued, max }) => ({ state: { n, h: n + extraH, running, queued }, max }));
+  .map(({ n, extraH, running, queued, handCaps, targetCaps, max }) => ({
+    state: {
+      n,
+      h: n + extraH,
+      running,
+      queued,
+      handConcurrency: new Map(['x/h1', 'x/h2', 'y/h1', 'y/h2'].map((k, i) => [k, handCaps[i] as number])),
+      targetConcurrency: new Map([
+        ['x', targetCaps[0]],
+        ['y', targetCaps[1]],
+      ]),
+    },
+    max,
+  }));
 
 describe('the fairness invariant over random small pools', () => {
   it('every start is fair, keeps the caps, and a claim stops only when nothing is claimable', () => {

@@ -10,10 +10,6 @@ export interface QueuedDispatch {
   dispatcher: string;
   target: string;
   hand: string;
-  /** The Hand's own `concurrency`, as declared when the dispatch was queued. */
-  handConcurrency: number;
-  /** The target aspect's `hand_concurrency`, as declared when the dispatch was queued. */
-  targetConcurrency: number;
 }
 
 export interface RunningDispatch {
@@ -30,7 +26,18 @@ export interface PoolState {
   running: RunningDispatch[];
   /** Queued dispatches, any order. */
   queued: QueuedDispatch[];
+  /** Each Hand's own `concurrency` (key `target/hand`); 2 when absent, as declared by default. */
+  handConcurrency: ReadonlyMap<string, number>;
+  /** Each target's `hand_concurrency`; 2 when absent. */
+  targetConcurrency: ReadonlyMap<string, number>;
 }
+
+/** The key of a Hand in `PoolState.handConcurrency`. */
+export function handKey(d: { target: string; hand: string }): string {
+  return `${d.target}/${d.hand}`;
+}
+
+const DEFAULT_CONCURRENCY = 2;
 
 /** Running counts, kept up to date as a claim starts dispatches one after another. */
 class RunningCounts {
@@ -39,7 +46,10 @@ class RunningCounts {
   private readonly byTarget = new Map<string, number>();
   private readonly byHand = new Map<string, number>();
 
-  constructor(running: RunningDispatch[]) {
+  constructor(
+    running: RunningDispatch[],
+    private readonly caps: Pick<PoolState, 'handConcurrency' | 'targetConcurrency'>,
+  ) {
     for (const r of running) this.add(r);
   }
 
@@ -56,18 +66,16 @@ class RunningCounts {
 
   /** Whether `d` may start now: its Hand's and target's limits, then N, or H for an idle dispatcher. */
   claimable(d: QueuedDispatch, n: number, h: number): boolean {
-    if ((this.byHand.get(handKey(d)) ?? 0) >= d.handConcurrency) return false;
-    if ((this.byTarget.get(d.target) ?? 0) >= d.targetConcurrency) return false;
+    const handCap = this.caps.handConcurrency.get(handKey(d)) ?? DEFAULT_CONCURRENCY;
+    const targetCap = this.caps.targetConcurrency.get(d.target) ?? DEFAULT_CONCURRENCY;
+    if ((this.byHand.get(handKey(d)) ?? 0) >= handCap) return false;
+    if ((this.byTarget.get(d.target) ?? 0) >= targetCap) return false;
     return this.total < n || (this.total < h && this.dispatcherIdle(d.dispatcher));
   }
 }
 
 function bump(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
-}
-
-function handKey(d: { target: string; hand: string }): string {
-  return `${d.target}\u0000${d.hand}`;
 }
 
 export function compareIds(a: string, b: string): number {
@@ -78,7 +86,10 @@ export function compareIds(a: string, b: string): number {
  * The next dispatch to start, or null: the oldest claimable one whose dispatcher has nothing
  * running; failing that, the oldest claimable one.
  */
-export function pickNext(state: PoolState, counts = new RunningCounts(state.running)): QueuedDispatch | null {
+export function pickNext(
+  state: PoolState,
+  counts = new RunningCounts(state.running, state),
+): QueuedDispatch | null {
   let oldestIdle: QueuedDispatch | null = null;
   let oldest: QueuedDispatch | null = null;
   for (const d of state.queued) {
@@ -92,7 +103,7 @@ export function pickNext(state: PoolState, counts = new RunningCounts(state.runn
 
 /** The dispatches one claim transaction starts for up to `max` slots, in start order. */
 export function pickClaims(state: PoolState, max: number): QueuedDispatch[] {
-  const counts = new RunningCounts(state.running);
+  const counts = new RunningCounts(state.running, state);
   let queued = state.queued;
   const started: QueuedDispatch[] = [];
   while (started.length < max) {
@@ -110,7 +121,7 @@ export function pickClaims(state: PoolState, max: number): QueuedDispatch[] {
  * and no claimable dispatch of an idle dispatcher was passed over for one of a busy dispatcher.
  */
 export function fairStartProblem(state: PoolState, started: QueuedDispatch): string | null {
-  const counts = new RunningCounts(state.running);
+  const counts = new RunningCounts(state.running, state);
   if (!counts.claimable(started, state.n, state.h)) return `dispatch ${started.id} was not claimable`;
   if (!counts.dispatcherIdle(started.dispatcher)) {
     const passedOver = state.queued.find(

@@ -84,8 +84,8 @@ export async function insertDispatch(client: pg.PoolClient, d: NewDispatch): Pro
                                     deadline_s, hand_definition, traceparent)
        VALUES (nextval('dispatch_ids'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        RETURNING id, dispatcher, target, hand)
-     INSERT INTO hand_queue (dispatch_id, dispatcher, target, hand, hand_concurrency, target_concurrency)
-     SELECT id, dispatcher, target, hand, $11, $12 FROM d
+     INSERT INTO hand_queue (dispatch_id, dispatcher, target, hand)
+     SELECT id, dispatcher, target, hand FROM d
      RETURNING dispatch_id AS id`,
     [
       d.target,
@@ -98,9 +98,17 @@ export async function insertDispatch(client: pg.PoolClient, d: NewDispatch): Pro
       d.deadlineS,
       JSON.stringify(d.handDefinition),
       d.traceparent,
-      d.handConcurrency,
-      d.targetConcurrency,
     ],
+  );
+  await client.query(
+    `WITH hand AS (
+       INSERT INTO hand_caps (target, hand, concurrency) VALUES ($1, $2, $3)
+       ON CONFLICT (target, hand) DO UPDATE SET concurrency = EXCLUDED.concurrency
+        WHERE hand_caps.concurrency <> EXCLUDED.concurrency)
+     INSERT INTO hand_target_caps (target, hand_concurrency) VALUES ($1, $4)
+     ON CONFLICT (target) DO UPDATE SET hand_concurrency = EXCLUDED.hand_concurrency
+      WHERE hand_target_caps.hand_concurrency <> EXCLUDED.hand_concurrency`,
+    [d.target, d.hand, d.handConcurrency, d.targetConcurrency],
   );
   return (rows[0] as { id: string }).id;
 }
@@ -204,11 +212,9 @@ export async function releaseLease(db: Queryable, lease: LeaseKey): Promise<bool
         RETURNING r.dispatch_id),
      d AS (
        UPDATE hand_dispatches d SET state = 'queued' FROM gone WHERE d.id = gone.dispatch_id
-       RETURNING d.id, d.dispatcher, d.target, d.hand, d.hand_definition)
-     INSERT INTO hand_queue (dispatch_id, dispatcher, target, hand, hand_concurrency, target_concurrency)
-     SELECT d.id, d.dispatcher, d.target, d.hand, (d.hand_definition->>'concurrency')::integer,
-            coalesce((a.config->>'hand_concurrency')::integer, 2)
-       FROM d LEFT JOIN aspects a ON a.name = d.target`,
+       RETURNING d.id, d.dispatcher, d.target, d.hand)
+     INSERT INTO hand_queue (dispatch_id, dispatcher, target, hand)
+     SELECT d.id, d.dispatcher, d.target, d.hand FROM d`,
     [lease.dispatchId, lease.tokenId, lease.workerId, lease.attempt],
   );
   return rowCount === 1;

@@ -38,9 +38,7 @@ CREATE TABLE hand_queue (
   dispatch_id bigint PRIMARY KEY,
   dispatcher text NOT NULL,
   target text NOT NULL,
-  hand text NOT NULL,
-  hand_concurrency integer NOT NULL,
-  target_concurrency integer NOT NULL
+  hand text NOT NULL
 );
 -- One entry per (dispatcher, target, hand) group head is all a claim needs to look at.
 CREATE INDEX hand_queue_groups ON hand_queue (dispatcher, target, hand, dispatch_id);
@@ -59,6 +57,20 @@ CREATE TABLE hand_running (
 );
 CREATE INDEX hand_running_by_dispatcher ON hand_running (dispatcher);
 CREATE INDEX hand_running_by_hand ON hand_running (target, hand);
+
+-- The limits a claim checks besides N and H: each Hand's `concurrency` and each target's
+-- `hand_concurrency`, as last declared (written when dispatches are queued). They belong to the
+-- Hand and the target, not to a dispatch, so every queued dispatch of a Hand is judged alike.
+CREATE TABLE hand_caps (
+  target text NOT NULL,
+  hand text NOT NULL,
+  concurrency integer NOT NULL,
+  PRIMARY KEY (target, hand)
+);
+CREATE TABLE hand_target_caps (
+  target text PRIMARY KEY,
+  hand_concurrency integer NOT NULL
+);
 
 -- N and H for every replica alike (B.76); h null means "live or stale aspects + 1".
 CREATE TABLE hand_limits (
@@ -146,12 +158,12 @@ BEGIN
   WHILE v_claimer <= cardinality(p_workers) AND v_total < v_h LOOP
     -- Group heads by a loose index scan: the oldest dispatch of each (dispatcher, target, hand).
     WITH RECURSIVE heads AS (
-      (SELECT q.dispatcher, q.target, q.hand, q.dispatch_id, q.hand_concurrency, q.target_concurrency
+      (SELECT q.dispatcher, q.target, q.hand, q.dispatch_id
          FROM hand_queue q WHERE q.dispatch_id <> ALL (v_skip)
         ORDER BY q.dispatcher, q.target, q.hand, q.dispatch_id LIMIT 1)
       UNION ALL
       SELECT nxt.* FROM heads h CROSS JOIN LATERAL (
-        SELECT q.dispatcher, q.target, q.hand, q.dispatch_id, q.hand_concurrency, q.target_concurrency
+        SELECT q.dispatcher, q.target, q.hand, q.dispatch_id
           FROM hand_queue q
          WHERE (q.dispatcher, q.target, q.hand) > (h.dispatcher, h.target, h.hand)
            AND q.dispatch_id <> ALL (v_skip)
@@ -159,8 +171,10 @@ BEGIN
     )
     SELECT h.dispatch_id, h.dispatcher, h.target, h.hand INTO v_pick
       FROM heads h
-     WHERE (SELECT count(*) FROM hand_running r WHERE r.target = h.target AND r.hand = h.hand) < h.hand_concurrency
-       AND (SELECT count(*) FROM hand_running r WHERE r.target = h.target) < h.target_concurrency
+      LEFT JOIN hand_caps hc ON hc.target = h.target AND hc.hand = h.hand
+      LEFT JOIN hand_target_caps tc ON tc.target = h.target
+     WHERE (SELECT count(*) FROM hand_running r WHERE r.target = h.target AND r.hand = h.hand) < coalesce(hc.concurrency, 2)
+       AND (SELECT count(*) FROM hand_running r WHERE r.target = h.target) < coalesce(tc.hand_concurrency, 2)
        AND (v_total < v_n OR NOT EXISTS (SELECT 1 FROM hand_running r WHERE r.dispatcher = h.dispatcher))
      ORDER BY EXISTS (SELECT 1 FROM hand_running r WHERE r.dispatcher = h.dispatcher), h.dispatch_id
      LIMIT 1;
@@ -222,10 +236,8 @@ BEGIN
         'error', 'the dispatch passed its deadline')) f;
     ELSIF (SELECT d.losses FROM hand_dispatches d WHERE d.id = v_r.dispatch_id) = 0 THEN
       UPDATE hand_dispatches d SET state = 'queued', losses = 1 WHERE d.id = v_r.dispatch_id;
-      INSERT INTO hand_queue (dispatch_id, dispatcher, target, hand, hand_concurrency, target_concurrency)
-      SELECT d.id, d.dispatcher, d.target, d.hand, (d.hand_definition->>'concurrency')::integer,
-             coalesce((a.config->>'hand_concurrency')::integer, 2)
-        FROM hand_dispatches d LEFT JOIN aspects a ON a.name = d.target WHERE d.id = v_r.dispatch_id;
+      INSERT INTO hand_queue (dispatch_id, dispatcher, target, hand)
+      SELECT d.id, d.dispatcher, d.target, d.hand FROM hand_dispatches d WHERE d.id = v_r.dispatch_id;
       v_requeued := v_requeued + 1;
     ELSE
       UPDATE hand_dispatches d SET losses = d.losses + 1 WHERE d.id = v_r.dispatch_id;
