@@ -8,6 +8,8 @@ import { registerClientCommands } from './client-commands.js';
 import { registerAgentCommand } from './agent-command.js';
 import { registerSessionCommands } from './session-commands.js';
 import { registerCredentialCommands } from './credential-commands.js';
+import { registerWorkerCommand } from './worker-command.js';
+import { registerHandCommands } from './hand-commands.js';
 
 const program = new Command()
   .name('nexus')
@@ -20,6 +22,8 @@ registerClientCommands(program);
 registerAgentCommand(program);
 registerSessionCommands(program);
 registerCredentialCommands(program);
+registerWorkerCommand(program);
+registerHandCommands(program);
 
 try {
   await program.parseAsync(process.argv);

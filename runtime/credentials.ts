@@ -14,18 +14,23 @@ export interface CredentialSource {
   invalidate(): void;
 }
 
+/**
+ * A credential fetched through `broker`. A Hand worker passes the lease it holds (`dispatch_id`,
+ * `worker_id`, `attempt`): the broker then answers for the dispatch's target aspect (B.75).
+ */
 export function brokerCredential(
   broker: BrokerClient,
   name: string,
-  now: () => number = Date.now,
+  options: { now?: () => number; lease?: { dispatch_id: string; worker_id: string; attempt: number } } = {},
 ): CredentialSource {
+  const now = options.now ?? Date.now;
   let cached: { value: string; at: number } | null = null;
   return {
     async get() {
       if (cached && now() - cached.at < CACHE_MS) return cached.value;
       const reply = await broker.post<{ value: string }>(
         `/v1/credentials/${encodeURIComponent(name)}/fetch`,
-        {},
+        options.lease ?? {},
       );
       cached = { value: reply.value, at: now() };
       return reply.value;

@@ -34,7 +34,27 @@ export function startAgentProcess(options: {
   token: string;
   env?: Record<string, string>;
 }): AgentProcess {
-  const child = spawn(process.execPath, [NEXUS_BIN, 'agent', options.home], {
+  return { ...spawnNexus(['agent', options.home], options), home: options.home };
+}
+
+/** Spawns `nexus worker` (a Hand worker) against a broker with a worker token. */
+export function startWorkerProcess(options: {
+  url: string;
+  token: string;
+  slots?: number;
+  env?: Record<string, string>;
+}): NexusProcess {
+  return spawnNexus(['worker', '--slots', String(options.slots ?? 1)], options);
+}
+
+export type NexusProcess = Omit<AgentProcess, 'home'>;
+
+/** Spawns `nexus ARGS` with NEXUS_URL and NEXUS_TOKEN, collecting its output. */
+function spawnNexus(
+  args: string[],
+  options: { url: string; token: string; env?: Record<string, string> },
+): NexusProcess {
+  const child = spawn(process.execPath, [NEXUS_BIN, ...args], {
     env: {
       PATH: process.env.PATH ?? '',
       NEXUS_URL: options.url,
@@ -55,12 +75,11 @@ export function startAgentProcess(options: {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
-    home: options.home,
     logs: () => output,
     waitForLog(text, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`agent did not log "${text}" within ${timeoutMs} ms:\n${output}`)),
+          () => reject(new Error(`nexus ${args[0]} did not log "${text}" within ${timeoutMs} ms:\n${output}`)),
           timeoutMs,
         );
         const check = () => {

@@ -39,5 +39,11 @@ export {
 export { startOpenAIDouble, openAIError, type OpenAIDouble, type OpenAITurn } from './openai-double.js';
 export { type RecordedRequest } from './http-double.js';
 export { anyJson, anyText, deepArray, errorProblem, mutatedBody, weirdValue } from './fuzz.js';
-export { startAgentProcess, writeHome, type AgentProcess } from './agent-process.js';
+export {
+  startAgentProcess,
+  startWorkerProcess,
+  writeHome,
+  type AgentProcess,
+  type NexusProcess,
+} from './agent-process.js';
 export { missingDeliveries, inIdOrder } from './delivery.js';

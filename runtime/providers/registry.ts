@@ -3,6 +3,7 @@
  * comes from the broker's credential store; with `provider.offline` set, an aspect whose
  * credential cannot be fetched falls back to the scripted provider (B.34) and says so.
  */
+import type { ProviderConfig, Script } from '../../protocol/index.js';
 import type { Logger } from '../../platform/index.js';
 import type { AspectHome } from '../home/home.js';
 import type { BrokerSession } from '../broker-session.js';
@@ -21,7 +22,7 @@ export interface ProviderChoice {
 }
 
 /** The credential a provider block needs: explicit, `anthropic` for claude-api, else none (B.53). */
-export function credentialNameFor(provider: AspectHome['config']['provider']): string | null {
+export function credentialNameFor(provider: ProviderConfig): string | null {
   if (provider.credential !== undefined) return provider.credential;
   return provider.kind === 'claude-api' ? 'anthropic' : null;
 }
@@ -48,29 +49,34 @@ export async function chooseProvider(
     }
   }
   const apiKey = credential ? () => credential.get() : null;
+  return { provider: createProvider(config, apiKey, null, home.dir), offlineBecause: null, credential };
+}
+
+/**
+ * The provider for a provider block: the one table of provider kinds, shared by aspects and the
+ * Hand worker. `apiKey` reads the credential when a call needs it; `script` serves `scripted`.
+ */
+export function createProvider(
+  config: ProviderConfig,
+  apiKey: (() => Promise<string>) | null,
+  script: Script | null,
+  where: string,
+): Provider {
+  if (config.kind === 'scripted') return createScriptedProvider({ script });
   if (config.kind === 'claude-api') {
-    if (!apiKey)
-      throw new Error(`${home.dir}/aspect.json: provider.credential: claude-api needs a credential`);
-    return {
-      provider: createClaudeProvider({
-        apiKey,
-        ...(config.base_url ? { baseURL: config.base_url } : {}),
-        ...(config.model ? { model: config.model } : {}),
-      }),
-      offlineBecause: null,
-      credential,
-    };
-  }
-  return {
-    provider: createOpenAICompatibleProvider({
+    if (!apiKey) throw new Error(`${where}: provider.credential: claude-api needs a credential`);
+    return createClaudeProvider({
       apiKey,
       ...(config.base_url ? { baseURL: config.base_url } : {}),
       ...(config.model ? { model: config.model } : {}),
-      ...(config.token_param ? { tokenParam: config.token_param } : {}),
-    }),
-    offlineBecause: null,
-    credential,
-  };
+    });
+  }
+  return createOpenAICompatibleProvider({
+    apiKey,
+    ...(config.base_url ? { baseURL: config.base_url } : {}),
+    ...(config.model ? { model: config.model } : {}),
+    ...(config.token_param ? { tokenParam: config.token_param } : {}),
+  });
 }
 
 /**

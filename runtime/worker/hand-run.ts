@@ -1,0 +1,86 @@
+/**
+ * One Hand run (B.14): at most four provider calls on a fresh context, ending in a result
+ * envelope. A Hand gets only the tools it names; until the knowledge store exists it can name
+ * none (B.78), so a model that calls a tool anyway is told so and asked to answer.
+ */
+import type { ClaimedDispatch, ResultEnvelope } from '../../protocol/index.js';
+import type { ContextMessage } from '../session/context.pure.js';
+import { contextWindowFor, costUsd } from '../providers/models.js';
+import { defaultMaxOutputTokens } from '../session/compaction.pure.js';
+import {
+  ProviderCallError,
+  type Provider,
+  type ProviderRequest,
+  type ProviderResult,
+} from '../providers/provider.js';
+import { assembleHandSystemPrompt, renderInvocation } from './hand-prompt.pure.js';
+
+export const MAX_HAND_CALLS = 4;
+
+export interface HandRunDeps {
+  provider: Provider;
+  call(provider: Provider, request: ProviderRequest, signal: AbortSignal): Promise<ProviderResult>;
+}
+
+/** Why a run was stopped from outside: the abort signal's reason. */
+export type StopReason = 'aborted' | 'timeout' | 'shutdown';
+
+export async function runHand(
+  dispatch: ClaimedDispatch,
+  deps: HandRunDeps,
+  signal: AbortSignal,
+): Promise<ResultEnvelope> {
+  const config = dispatch.provider;
+  const window = contextWindowFor(config) ?? 200_000;
+  const model = config.model ?? 'scripted';
+  const messages: ContextMessage[] = [{ role: 'user', content: renderInvocation(dispatch) }];
+  const usage = { input_tokens: 0, output_tokens: 0, cost_usd: 0 };
+  let summary = '';
+  try {
+    for (let call = 1; call <= MAX_HAND_CALLS; call++) {
+      const result = await deps.call(
+        deps.provider,
+        {
+          model,
+          system: assembleHandSystemPrompt(dispatch),
+          messages,
+          tools: [],
+          maxOutputTokens: config.max_output_tokens ?? defaultMaxOutputTokens(window),
+        },
+        signal,
+      );
+      const input =
+        result.usage.input_tokens +
+        result.usage.cache_read_input_tokens +
+        result.usage.cache_creation_input_tokens;
+      usage.input_tokens += input;
+      usage.output_tokens += result.usage.output_tokens;
+      usage.cost_usd += costUsd(result.model, input, result.usage.output_tokens);
+      summary = result.content;
+      if (result.toolCalls.length === 0) break;
+      messages.push({ role: 'assistant', content: result.content, tool_calls: result.toolCalls });
+      for (const toolCall of result.toolCalls)
+        messages.push({
+          role: 'tool',
+          tool_call_id: toolCall.id,
+          content: `this Hand has no tool named ${toolCall.name}: answer with text`,
+          is_error: true,
+        });
+    }
+    return { status: 'ok', summary, artifacts: [], usage };
+  } catch (err) {
+    if (signal.aborted) {
+      const reason = signal.reason as StopReason;
+      return {
+        status: reason === 'timeout' ? 'timeout' : 'aborted',
+        summary,
+        artifacts: [],
+        usage,
+        error: reason === 'timeout' ? 'the dispatch reached its deadline' : `stopped: ${reason}`,
+      };
+    }
+    const message =
+      err instanceof ProviderCallError ? `${err.failure.kind}: ${err.failure.message}` : String(err);
+    return { status: 'error', summary, artifacts: [], usage, error: message.slice(0, 4000) };
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * `nexus worker`: claims dispatches, runs each Hand, completes it (SPEC section 6, B.14, B.75).
+ * It holds no state: a killed worker loses nothing, its leases expire and the broker requeues.
+ * Each of `slots` loops long-polls for one dispatch at a time. While a dispatch runs, its lease is
+ * renewed every `renewS`; the broker's answer can stop it (abort, deadline), and a 409 means the
+ * lease is gone, so the run stops and reports nothing.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Histogram, Registry } from 'prom-client';
+import { ClaimedDispatch, WireError, type ResultEnvelope } from '../../protocol/index.js';
+import type { Logger } from '../../platform/index.js';
+import { BrokerClient } from '../../client/index.js';
+import { brokerCredential, type CredentialSource } from '../credentials.js';
+import { callWithRetry, createProvider, credentialNameFor } from '../providers/registry.js';
+import { runHand, type StopReason } from './hand-run.js';
+
+export interface WorkerOptions {
+  url: string;
+  token: () => string;
+  workerId: string;
+  slots: number;
+  logger: Logger;
+  /** Lease renewal interval (HAND_LEASE_RENEW_S, default 10). */
+  renewS: number;
+  /** On stop, how long running Hands may finish before they are handed back. */
+  graceS: number;
+  /** Serve `/metrics` here when set. */
+  metricsPort?: number;
+}
+
+export interface RunningWorker {
+  metricsUrl: string | null;
+  stop(): Promise<void>;
+}
+
+const CLAIM_WAIT_S = 25;
+
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const { logger, workerId } = options;
+  const broker = new BrokerClient({
+    url: options.url,
+    token: options.token,
+    timeoutMs: (CLAIM_WAIT_S + 10) * 1000,
+  });
+  const registry = new Registry();
+  const runSeconds = new Histogram({
+    name: 'nexus_hand_run_seconds',
+    help: 'From claim to completion of a Hand run on this worker',
+    labelNames: ['status'],
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 7200],
+    registers: [registry],
+  });
+  const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  let stopping = false;
+
+  const lease = (d: ClaimedDispatch) => ({ worker_id: workerId, attempt: d.attempt });
+
+  async function run(d: ClaimedDispatch, controller: AbortController): Promise<void> {
+    const started = Date.now();
+    const stop = (reason: StopReason | 'lost') => {
+      if (!controller.signal.aborted) controller.abort(reason);
+    };
+    const deadline = setTimeout(() => stop('timeout'), Math.max(0, Date.parse(d.deadline_at) - Date.now()));
+    const heartbeat = setInterval(() => {
+      broker.post<{ abort: boolean }>(`/v1/workers/dispatches/${d.id}/heartbeat`, lease(d)).then(
+        (reply) => {
+          if (reply.abort) stop(Date.now() >= Date.parse(d.deadline_at) ? 'timeout' : 'aborted');
+        },
+        (err: unknown) => {
+          if (err instanceof WireError && err.code === 'conflict') stop('lost');
+          else logger.warn({ err, dispatch: d.id }, 'lease renewal failed; retrying at the next interval');
+        },
+      );
+    }, options.renewS * 1000);
+
+    let envelope: ResultEnvelope;
+    try {
+      const name = credentialNameFor(d.provider);
+      const credential: CredentialSource | null =
+        name === null ? null : brokerCredential(broker, name, { lease: { dispatch_id: d.id, ...lease(d) } });
+      const provider = createProvider(
+        d.provider,
+        credential ? () => credential.get() : null,
+        d.script ?? null,
+        `dispatch ${d.id}`,
+      );
+      envelope = await runHand(d, { provider, call: callWithRetry(() => credential) }, controller.signal);
+    } catch (err) {
+      envelope = {
+        status: 'error',
+        summary: '',
+        artifacts: [],
+        usage: { input_tokens: 0, output_tokens: 0, cost_usd: 0 },
+        error: String(err),
+      };
+    } finally {
+      clearTimeout(deadline);
+      clearInterval(heartbeat);
+    }
+    const reason = controller.signal.reason as StopReason | 'lost' | undefined;
+    if (reason === 'lost') return void logger.warn({ dispatch: d.id }, 'lease lost; the broker has moved on');
+    if (reason === 'shutdown') {
+      await broker.post(`/v1/workers/dispatches/${d.id}/release`, lease(d)).catch((err: unknown) => {
+        logger.warn({ err, dispatch: d.id }, 'release failed; the lease will expire');
+      });
+      return;
+    }
+    await complete(d, envelope);
+    runSeconds.observe({ status: envelope.status }, (Date.now() - started) / 1000);
+  }
+
+  async function complete(d: ClaimedDispatch, envelope: ResultEnvelope): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await broker.post(`/v1/workers/dispatches/${d.id}/complete`, { ...lease(d), ...envelope });
+        logger.info({ dispatch: d.id, status: envelope.status }, 'dispatch completed');
+        return;
+      } catch (err) {
+        if (err instanceof WireError && err.status < 500) {
+          return void logger.warn({ err, dispatch: d.id }, 'completion refused');
+        }
+        if (attempt >= 5)
+          return void logger.warn({ err, dispatch: d.id }, 'completion failed; the lease will expire');
+        await sleep(Math.min(4000, 250 * 2 ** attempt));
+      }
+    }
+  }
+
+  async function slot(index: number): Promise<void> {
+    let failures = 0;
+    while (!stopping) {
+      let reply: { status: number; body: { dispatch?: unknown } | undefined };
+      try {
+        reply = await broker.call('POST', '/v1/workers/claim', { worker_id: workerId, wait_s: CLAIM_WAIT_S });
+        failures = 0;
+      } catch (err) {
+        failures += 1;
+        logger.warn({ err, slot: index }, 'claim failed; backing off');
+        await sleep(Math.min(10_000, 250 * 2 ** failures));
+        continue;
+      }
+      if (reply.status === 204 || !reply.body?.dispatch) continue;
+      const dispatch = ClaimedDispatch.parse(reply.body.dispatch);
+      if (stopping) {
+        await broker
+          .post(`/v1/workers/dispatches/${dispatch.id}/release`, lease(dispatch))
+          .catch(() => undefined);
+        break;
+      }
+      const controller = new AbortController();
+      const done = run(dispatch, controller).finally(() => running.delete(dispatch.id));
+      running.set(dispatch.id, { controller, done });
+      await done;
+    }
+  }
+
+  const server = options.metricsPort === undefined ? null : await serveMetrics(registry, options.metricsPort);
+  for (let i = 0; i < options.slots; i++) void slot(i);
+  logger.info({ workerId, slots: options.slots }, 'worker started');
+
+  return {
+    metricsUrl: server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics` : null,
+    async stop() {
+      stopping = true;
+      const finished = Promise.all([...running.values()].map((r) => r.done));
+      const graceOver = sleep(options.graceS * 1000).then(() => 'grace' as const);
+      if ((await Promise.race([finished, graceOver])) === 'grace') {
+        for (const r of running.values()) if (!r.controller.signal.aborted) r.controller.abort('shutdown');
+        await finished;
+      }
+      server?.close();
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function serveMetrics(registry: Registry, port: number): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics') return void res.writeHead(404).end();
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return server;
+}
