@@ -79,7 +79,8 @@ function spawnNexus(
     waitForLog(text, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`nexus ${args[0]} did not log "${text}" within ${timeoutMs} ms:\n${output}`)),
+          () =>
+            reject(new Error(`nexus ${args[0]} did not log "${text}" within ${timeoutMs} ms:\n${output}`)),
           timeoutMs,
         );
         const check = () => {
