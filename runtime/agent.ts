@@ -18,6 +18,9 @@ import { Inbox } from './loop/inbox.js';
 import { triage } from './loop/triage.pure.js';
 import { ToolRegistry } from './loop/tools.js';
 import { sendMessageTool } from './loop/bus-tools.js';
+import { dispatchHandTool } from './loop/hand-tools.js';
+import { awaitedDispatches } from './loop/awaited.pure.js';
+import { branchTo } from './session/context.pure.js';
 import { continueTurn, runTurn, type TurnDeps } from './loop/turn.js';
 import { compact } from './loop/compactor.js';
 import { crashPoints } from './loop/crash-points.js';
@@ -27,6 +30,12 @@ import { totalTokens } from './providers/provider.js';
 import { callWithRetry, chooseProvider } from './providers/registry.js';
 import { answerStatelessly } from './loop/stateless.js';
 import { applyControl, type SessionControlDeps } from './control/session-control.js';
+
+interface SessionFacts {
+  seen: ReadonlySet<string>;
+  awaited: ReadonlySet<string>;
+}
+const NO_FACTS: SessionFacts = { seen: new Set(), awaited: new Set() };
 
 export const RUNTIME_VERSION = '0.1.0';
 
@@ -95,6 +104,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const tools = new ToolRegistry();
   for (const name of config.tools) {
     if (name === 'send_message') tools.register(sendMessageTool(broker.http));
+    else if (name === 'dispatch_hand') tools.register(dispatchHandTool(broker.http));
     else logger.warn({ tool: name }, 'tool not available yet; skipped (B.58)');
   }
   const lastTokens = new Map<string, number>();
@@ -122,35 +132,39 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     },
     takeArrivals: (threadId) => {
       const arrivals = inbox.takeThread(threadId);
-      const seen = arrivals.length > 0 ? idsInSession(session) : new Set<string>();
-      return arrivals.filter((m) => takes(m, seen));
+      const facts = arrivals.length > 0 ? sessionFacts(session) : NO_FACTS;
+      return arrivals.filter((m) => takes(m, facts));
     },
     crash,
     signal: shutdown.signal,
   });
 
-  /** Message ids recorded in the session's `turn.user` entries (B.17), read once per batch. */
-  const idsInSession = (session: TurnDeps['session'] | null): Set<string> => {
-    const ids = new Set<string>();
-    if (session)
-      for (const e of session.entries)
-        if (e.kind === 'turn.user') for (const id of e.payload.message_ids) ids.add(id);
-    return ids;
+  /**
+   * What triage needs from a session, read once per batch: the message ids recorded in its
+   * `turn.user` entries (B.17) and the Hand invocations its current branch awaits (B.11).
+   */
+  const sessionFacts = (session: TurnDeps['session'] | null): SessionFacts => {
+    const seen = new Set<string>();
+    if (!session) return NO_FACTS;
+    for (const e of session.entries)
+      if (e.kind === 'turn.user') for (const id of e.payload.message_ids) seen.add(id);
+    const branch = session.head ? branchTo(session.entries, session.head).branch : [];
+    return { seen, awaited: awaitedDispatches(branch) };
   };
 
-  const takes = (message: Message, alreadyInSession: ReadonlySet<string>): boolean =>
+  const takes = (message: Message, facts: SessionFacts): boolean =>
     triage(message, {
       self: config.name,
       lastProcessedId: BigInt(state.last_processed_id),
-      alreadyInSession,
-      awaitedDispatches: new Set(),
+      alreadyInSession: facts.seen,
+      awaitedDispatches: facts.awaited,
     }).take;
 
   async function processBatch(batch: Message[]): Promise<void> {
     const threadId = (batch[0] as Message).thread_id;
     if (config.context_mode === 'stateless') {
       for (const message of batch) {
-        if (takes(message, new Set()))
+        if (takes(message, NO_FACTS))
           await answerStatelessly(message, {
             self: config.name,
             systemPrompt,
@@ -166,8 +180,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     }
     const session = await sessions.forThread(threadId);
     const unfinished = unfinishedTurn(session);
-    const seen = idsInSession(session);
-    const fresh = batch.filter((m) => takes(m, seen));
+    const facts = sessionFacts(session);
+    const fresh = batch.filter((m) => takes(m, facts));
     if (unfinished && batch.some((m) => unfinished.messageIds.includes(m.id))) {
       logger.info({ thread_id: threadId }, 'resuming an unfinished turn');
       await afterTurn(
