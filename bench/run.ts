@@ -19,6 +19,9 @@ import { waitForQuiet } from './lib/quiet.js';
 import { resume } from './resume.js';
 import { revoke } from './revoke.js';
 import { send } from './send.js';
+import { sessionAppend } from './session-append.js';
+import { sessionOpen } from './session-open.js';
+import { turnOverhead } from './turn-overhead.js';
 
 const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<BenchResult>> = {
   send,
@@ -29,10 +32,14 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<BenchResult>
   'http-auth': httpAuth,
   revoke,
   footprint,
+  'session-append': sessionAppend,
+  'session-open': sessionOpen,
+  'turn-overhead': turnOverhead,
 };
 
-const BROKER = Object.keys(BENCHMARKS);
-const GROUPS: Record<string, string[]> = { broker: BROKER, all: BROKER };
+const RUNTIME = ['session-append', 'session-open', 'turn-overhead'];
+const BROKER = Object.keys(BENCHMARKS).filter((name) => !RUNTIME.includes(name));
+const GROUPS: Record<string, string[]> = { broker: BROKER, runtime: RUNTIME, all: [...BROKER, ...RUNTIME] };
 
 function usage(): string {
   return `usage: npm run bench -- NAME... [--seconds N]

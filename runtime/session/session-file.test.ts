@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile, appendFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile, appendFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SessionFile, type SessionProblem } from './session-file.js';
@@ -103,23 +103,49 @@ describe('SessionFile', () => {
     const calls: string[] = [];
     const recording: SessionFs = {
       ...nodeSessionFs,
-      appendDurably: async (f, t) => {
-        calls.push(`appendDurably ${path.basename(f)}`);
-        await nodeSessionFs.appendDurably(f, t);
-      },
-      replace: async (f, t, durable) => {
-        calls.push(`replace ${path.basename(f)} durable=${durable}`);
-        await nodeSessionFs.replace(f, t, durable);
+      openWriter: (f) => {
+        const real = nodeSessionFs.openWriter(f);
+        return {
+          append: async (t) => {
+            calls.push(`append ${path.basename(f)}`);
+            await real.append(t);
+          },
+          writeHead: async (t, durable) => {
+            calls.push(`writeHead ${path.basename(f)}.head durable=${durable}`);
+            await real.writeHead(t, durable);
+          },
+          close: () => real.close(),
+        };
       },
     };
     const session = await SessionFile.open(file, { sid: 'global', fs: recording });
     const [first] = await session.append([user('one')]);
     await session.moveHead(first?.id as string);
+    await session.close();
     expect(calls).toEqual([
-      'appendDurably global.jsonl',
-      'replace global.jsonl.head durable=false',
-      'replace global.jsonl.head durable=true',
+      'append global.jsonl',
+      'writeHead global.jsonl.head durable=false',
+      'writeHead global.jsonl.head durable=true',
     ]);
+  });
+
+  it('rewrites .head in place, padding a shorter text so the file stays valid JSON', async () => {
+    await mkdir(path.dirname(file), { recursive: true });
+    const writer = nodeSessionFs.openWriter(file);
+    await writer.writeHead('{"id":"a-long-head-text","lines":12345}', false);
+    await writer.writeHead('{"id":"short","lines":2}', false);
+    await writer.close();
+    expect(JSON.parse(await readFile(`${file}.head`, 'utf8'))).toEqual({ id: 'short', lines: 2 });
+  });
+
+  it('keeps writing .head in place after a rewind replaced it by rename', async () => {
+    const session = await reopen();
+    const [first] = await session.append([user('one')]);
+    await session.moveHead(first?.id as string);
+    const [second] = await session.append([user('two')], first?.id as string);
+    expect(JSON.parse(await readFile(`${file}.head`, 'utf8'))).toEqual({ id: second?.id, lines: 3 });
+    await session.close();
+    expect((await reopen()).head).toBe(second?.id);
   });
 
   it('refuses a file whose header is not a session header, naming the file and line', async () => {

@@ -2,9 +2,10 @@
  * One session file on disk: `NAME.jsonl` (header + one entry per line) and `NAME.jsonl.head`.
  *
  * Durability (B.13): an append writes its lines and fdatasyncs the file before it resolves, so the
- * caller may then acknowledge the message that caused it; `.head` is rewritten by rename without
- * fsync on ordinary appends (open repairs a stale one from the file), and fsynced with its folder
- * only when the head moves backwards or sideways (rewind, fork). One fsync per step.
+ * caller may then acknowledge the message that caused it; `.head` is rewritten in place without
+ * fsync on ordinary appends (open repairs a stale one from the file), and replaced by rename and
+ * fsynced with its folder only when the head moves backwards or sideways (rewind, fork). One fsync
+ * per step. Both files stay open until `close()` (see session-fs.ts for why).
  *
  * Repair on open: a torn final line (no trailing newline) is copied to `FILE.torn` and truncated;
  * any other unparsable line is reported with file:line and skipped; nothing after it is lost.
@@ -18,7 +19,7 @@ import {
   parseSessionEntry,
   type SessionEntry,
 } from '../../protocol/index.js';
-import { nodeSessionFs, type SessionFs } from './session-fs.js';
+import { nodeSessionFs, type SessionFs, type SessionWriter } from './session-fs.js';
 import { ulidGenerator } from './ulid.js';
 
 export interface SessionProblem {
@@ -44,6 +45,7 @@ export interface OpenOptions {
 export class SessionFile {
   private readonly byId: Map<string, SessionEntry>;
   private readonly nextId = ulidGenerator();
+  private readonly writer: SessionWriter;
 
   private constructor(
     readonly file: string,
@@ -55,6 +57,7 @@ export class SessionFile {
     private readonly now: () => Date,
   ) {
     this.byId = new Map(entries.map((e) => [e.id, e]));
+    this.writer = fs.openWriter(file);
   }
 
   get head(): string | null {
@@ -216,7 +219,7 @@ export class SessionFile {
       parent = entry.id;
       return entry;
     });
-    await this.fs.appendDurably(this.file, written.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    await this.writer.append(written.map((e) => `${JSON.stringify(e)}\n`).join(''));
     for (const entry of written) {
       this.entries.push(entry);
       this.byId.set(entry.id, entry);
@@ -237,7 +240,12 @@ export class SessionFile {
   private async writeHead(id: string | null, durable: boolean): Promise<void> {
     if (id === null) return;
     const text = JSON.stringify({ id, lines: this.lineCount } satisfies HeadFile);
-    await this.fs.replace(`${this.file}.head`, text, durable);
+    await this.writer.writeHead(text, durable);
+  }
+
+  /** Closes the files held open for appends; a closed session reopens them if it is used again. */
+  async close(): Promise<void> {
+    await this.writer.close();
   }
 }
 
