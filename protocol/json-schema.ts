@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AspectConfig } from './aspect-config.js';
+import { ClaimedDispatch, DispatchRequest, ResultEnvelope } from './hands.js';
 import { ClientFrame, ServerFrame } from './frames.js';
 import { Message, SendRequest } from './messages.js';
 import { RegisterRequest } from './roster.js';
@@ -15,6 +16,9 @@ export function generatedSchemas(): Record<string, string> {
     'message.schema.json': Message,
     'client-frame.schema.json': ClientFrame,
     'server-frame.schema.json': ServerFrame,
+    'dispatch-request.schema.json': DispatchRequest,
+    'result-envelope.schema.json': ResultEnvelope,
+    'claimed-dispatch.schema.json': ClaimedDispatch,
   };
   return Object.fromEntries(
     Object.entries(shapes).map(([file, schema]) => {
