@@ -66,6 +66,12 @@ const FINGERPRINT = `
          (SELECT count(*) FROM idempotency_keys) AS idempotency_keys,
          (SELECT count(*) FROM tokens) AS tokens,
          (SELECT count(*) FROM tokens WHERE revoked_at IS NOT NULL) AS revoked,
+         (SELECT md5(coalesce(string_agg(concat_ws('|', id, state, attempt, losses, abort_requested, result),
+                  ',' ORDER BY id), '')) FROM hand_dispatches) AS dispatches,
+         (SELECT count(*) FROM hand_queue) AS queued,
+         (SELECT md5(coalesce(string_agg(concat_ws('|', dispatch_id, lease_expires_at), ',' ORDER BY dispatch_id), ''))
+            FROM hand_running) AS running,
+         (SELECT md5(coalesce(string_agg(concat_ws('|', n, h), ','), '')) FROM hand_limits) AS limits,
          (SELECT md5(coalesce(string_agg(concat_ws('|', name, role, status, instance_id, stay_down,
                   registered_at, last_heartbeat, config, identity, script, stats), ',' ORDER BY name), ''))
             FROM aspects) AS aspects`;

@@ -10,7 +10,10 @@ import fc from 'fast-check';
 import { z } from 'zod';
 import {
   AuditQuery,
+  BatchCompleteRequest,
+  ClaimRequest,
   DeregisterRequest,
+  DispatchRequest,
   HeartbeatRequest,
   HistoryQuery,
   MintTokenRequest,
@@ -46,6 +49,7 @@ describe('HTTP fuzzing', () => {
   let broker: Awaited<ReturnType<typeof startInProcessBroker>>;
   let admin: BrokerClient;
   let fuzzer: TestAspect;
+  let workerToken: string;
   let probe: Awaited<ReturnType<typeof openStateProbe>>;
 
   beforeAll(async () => {
@@ -57,6 +61,8 @@ describe('HTTP fuzzing', () => {
     admin = adminClient(broker.url, broker.adminToken);
     fuzzer = await createAspect(broker.url, admin, 'fuzzer');
     await createAspect(broker.url, admin, 'fuzz-peer');
+    workerToken = (await admin.post<{ token: string }>('/v1/admin/tokens', { kind: 'worker', name: 'fuzz' }))
+      .token;
     probe = await openStateProbe(db.url);
   });
   afterAll(async () => {
@@ -149,6 +155,35 @@ describe('HTTP fuzzing', () => {
         traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
         input: { n: content.length },
       })),
+    },
+    {
+      path: '/v1/hands/dispatch',
+      schema: DispatchRequest,
+      token: () => fuzzer.token,
+      // fuzz-peer offers no Hands: a valid body is refused with a result envelope, storing nothing.
+      valid: fc.string({ maxLength: 50 }).map((content) => ({
+        target: 'fuzz-peer',
+        hand: 'summarise',
+        content,
+        input: { n: content.length },
+        deadline_s: 60,
+        idempotency_key: `d-${content.length}`,
+      })),
+    },
+    {
+      path: '/v1/workers/claim',
+      schema: ClaimRequest,
+      token: () => workerToken,
+      valid: fc.record({ worker_id: fc.constantFrom('w-1', 'pod-a'), max: fc.integer({ min: 1, max: 32 }) }),
+    },
+    {
+      path: '/v1/workers/complete',
+      schema: BatchCompleteRequest,
+      token: () => workerToken,
+      valid: fc.constantFrom({
+        worker_id: 'w-1',
+        results: [{ dispatch_id: '12345', attempt: 1, status: 'ok' }],
+      }),
     },
     {
       path: '/v1/admin/tokens',
@@ -266,7 +301,12 @@ describe('HTTP fuzzing', () => {
       );
       await fc.assert(
         fc.asyncProperty(
-          fc.constantFrom('GET /v1/threads/', 'GET /v1/aspects/', 'DELETE /v1/admin/tokens/x'),
+          fc.constantFrom(
+            'GET /v1/threads/',
+            'GET /v1/aspects/',
+            'GET /v1/hands/dispatches/',
+            'DELETE /v1/admin/tokens/x',
+          ),
           segment,
           async (route, text) => {
             const [method, prefix] = route.split(' ') as ['GET' | 'DELETE', string];
@@ -285,6 +325,7 @@ describe('HTTP fuzzing', () => {
     expect((await rawRequest(broker.url, { method: 'GET', path: '/healthz' })).status).toBe(200);
     expect((await admin.call('GET', '/v1/aspects')).status).toBe(200);
     const sent = await admin.call('POST', '/v1/messages', { content: 'alive', to: ['fuzz-peer'] });
+    expect((await admin.call('GET', '/v1/hands/limits')).status).toBe(200);
     expect(sent.status).toBe(201);
   });
 });
