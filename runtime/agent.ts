@@ -225,12 +225,31 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     }
   }
 
+  // Thread mode: every `thread_sweep_interval_s` a sweep is due; the loop runs it between turns,
+  // so a session is never reaped while a turn writes to it (SPEC section 7).
+  let sweepDue = false;
+  const sweepTimer =
+    config.context_mode === 'thread'
+      ? setInterval(() => {
+          sweepDue = true;
+          kick();
+        }, config.thread_sweep_interval_s * 1000)
+      : null;
+  sweepTimer?.unref();
+  async function reapIdleThreads(): Promise<void> {
+    sweepDue = false;
+    const reaped = await sessions.reap(config.thread_idle_reap_s * 1000);
+    for (const sid of reaped) lastTokens.delete(sid);
+    if (reaped.length > 0) logger.info({ sids: reaped }, 'idle thread sessions reaped');
+  }
+
   let running: Promise<void> | null = null;
   const idleWaiters: (() => void)[] = [];
   function kick(): void {
     running ??= (async () => {
       try {
         while (!shutdown.signal.aborted) {
+          if (sweepDue) await reapIdleThreads();
           // Control is applied between turns, never inside one (B.48).
           for (const request of controls.splice(0)) {
             broker.controlResult(
@@ -256,7 +275,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         }
       } finally {
         running = null;
-        if ((inbox.depth > 0 || controls.length > 0) && !shutdown.signal.aborted) kick();
+        if ((inbox.depth > 0 || controls.length > 0 || sweepDue) && !shutdown.signal.aborted) kick();
         else for (const resolve of idleWaiters.splice(0)) resolve();
       }
     })();
@@ -267,7 +286,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   return {
     async stop() {
       shutdown.abort();
+      if (sweepTimer) clearInterval(sweepTimer);
       await running?.catch(() => undefined);
+      await sessions.closeAll();
       await broker.stop();
     },
     idle: () =>

@@ -69,16 +69,28 @@ export class Sessions {
     return [...this.open].map(([sid, held]) => ({ sid, session: held.session }));
   }
 
-  /** Forgets thread sessions idle for longer than `idleMs`; their files stay. */
-  reap(idleMs: number, now = Date.now()): string[] {
+  /**
+   * Closes and forgets thread sessions unused for longer than `idleMs`; their files stay, and the
+   * next message of the thread reopens one by replay. The caller runs it between turns only: a
+   * session taken by a turn must not be reopened beside the instance the turn still writes to.
+   */
+  async reap(idleMs: number, now = Date.now()): Promise<string[]> {
     if (this.mode !== 'thread') return [];
     const reaped: string[] = [];
     for (const [sid, held] of this.open) {
       if (now - held.usedAt > idleMs) {
         this.open.delete(sid);
         reaped.push(sid);
+        await held.session.close();
       }
     }
     return reaped;
+  }
+
+  /** Closes every open session (at shutdown). */
+  async closeAll(): Promise<void> {
+    const held = [...this.open.values()];
+    this.open.clear();
+    for (const { session } of held) await session.close();
   }
 }
