@@ -200,6 +200,21 @@ describe('Hands with real brokers and workers', () => {
     expect(elapsedMs).toBeLessThan(20_000);
   }, 60_000);
 
+  it('SIGTERM hands a running dispatch back without using its retry; the next worker runs it', async () => {
+    await setLimits(4, 4);
+    const id = await dispatch('beta', 'slow after term', { deadline_s: 60 });
+    const first = startWorker(0, 1);
+    await waitUntil(async () => (await info(id)).state === 'running', { timeoutMs: 20_000, what: 'start' });
+    // Grace is 1 s and the Hand takes 1.5 s: the worker hands it back rather than finish it.
+    expect(await first.stop()).toBe(0);
+    expect(first.logs()).toContain('stopping');
+    const released = await sql.query('SELECT state, losses FROM hand_dispatches WHERE id = $1', [id]);
+    expect(released.rows[0]).toEqual({ state: 'queued', losses: 0 });
+    startWorker(1, 1);
+    await waitUntil(async () => (await info(id)).state === 'done', { timeoutMs: 20_000, what: 'second run' });
+    expect(await info(id)).toMatchObject({ attempt: 2, result: { status: 'ok', summary: 'slow done' } });
+  }, 60_000);
+
   it('aborts a queued dispatch at once and a running one at the next heartbeat', async () => {
     await setLimits(1, 1);
     const runningId = await dispatch('alpha', 'forever');

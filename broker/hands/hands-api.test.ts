@@ -17,6 +17,7 @@ import {
   mintAspectToken,
   registerBody,
   startInProcessBroker,
+  waitUntil,
   type TestDatabase,
 } from '../../testing/index.js';
 
@@ -356,5 +357,57 @@ describe('Hands through the broker API', () => {
     expect(await count("hand_dispatches WHERE target = 'doomed' AND state <> 'done'")).toBe(0);
     const results = await alice.get<{ messages: Message[] }>('/v1/messages?limit=1000&order=desc');
     expect(results.messages.filter((m) => m.kind === 'hand_result' && m.from === 'doomed')).toHaveLength(2);
+  });
+});
+
+describe('the default queue bound (fault 17)', () => {
+  let db: TestDatabase;
+  let broker: Awaited<ReturnType<typeof startInProcessBroker>>;
+  let sql: pg.Client;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('hands_bound');
+    broker = await startInProcessBroker({ databaseUrl: db.url, env: { NEXUS_RATE_LIMITS: 'off' } });
+    sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await broker?.stop();
+    await db?.drop();
+  });
+
+  it('answers the 101st queued dispatch busy and stores nothing; metrics show the results', async () => {
+    const admin = adminClient(broker.url, broker.adminToken);
+    const register = async (name: string, extra: Record<string, unknown> = {}) => {
+      const { token } = await mintAspectToken(admin, name);
+      const client = new BrokerClient({ url: broker.url, token });
+      await client.post('/v1/aspects/register', registerBody(name, randomUUID(), extra));
+      return client;
+    };
+    await register('host', { hands });
+    const caller = await register('caller');
+    const body = { target: 'host', hand: 'summarise', content: 'queued' };
+    for (let i = 0; i < 100; i++)
+      expect((await caller.call<DispatchReply>('POST', '/v1/hands/dispatch', body)).status).toBe(202);
+    const counts = async () =>
+      (
+        await sql.query(
+          'SELECT (SELECT count(*) FROM hand_dispatches) AS d, (SELECT count(*) FROM messages) AS m, (SELECT count(*) FROM hand_queue) AS q',
+        )
+      ).rows[0];
+    const before = await counts();
+    const busy = await caller.call<DispatchReply>('POST', '/v1/hands/dispatch', body);
+    expect(busy.status).toBe(200);
+    expect(busy.body).toMatchObject({ dispatch_id: null, state: 'rejected', result: { status: 'busy' } });
+    expect(await counts()).toEqual(before);
+    const metrics = await (await fetch(`${broker.url}/metrics`)).text();
+    expect(metrics).toContain('nexus_hand_results_total{status="busy"} 1');
+    expect(metrics).toContain('nexus_hand_wait_seconds_bucket');
+    // The replica holding the hand-leases duty exports the queue gauges.
+    await waitUntil(
+      async () => (await (await fetch(`${broker.url}/metrics`)).text()).includes('nexus_hand_queue_depth 100'),
+      { timeoutMs: 10_000, what: 'the queue depth gauge' },
+    );
   });
 });
