@@ -406,7 +406,8 @@ describe('the default queue bound (fault 17)', () => {
     expect(metrics).toContain('nexus_hand_wait_seconds_bucket');
     // The replica holding the hand-leases duty exports the queue gauges.
     await waitUntil(
-      async () => (await (await fetch(`${broker.url}/metrics`)).text()).includes('nexus_hand_queue_depth 100'),
+      async () =>
+        (await (await fetch(`${broker.url}/metrics`)).text()).includes('nexus_hand_queue_depth 100'),
       { timeoutMs: 10_000, what: 'the queue depth gauge' },
     );
   });
