@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { contextWindowFor, defaultMaxOutputTokens, defaultReserveTokens } from './models.js';
 import { AspectName, JsonObject, utf8Bytes } from './names.js';
 
 /** A Hand's declaration inside aspect.json (SPEC section 6, B.14, B.30). */
@@ -117,6 +118,30 @@ const aspectConfigChecks: ((config: ParsedConfig) => CrossFieldProblem | null)[]
     return config.provider.kind !== 'scripted' && !config.provider.model
       ? { path: ['provider', 'model'], message: 'is required unless provider.kind is scripted' }
       : null;
+  },
+  function checkWindowKnown(config) {
+    // B.19: without a window there is no compaction arithmetic, so the runtime could not run.
+    if (!config.provider.model || contextWindowFor(config.provider) !== null) return null;
+    return {
+      path: ['provider', 'context_window'],
+      message: 'is required for a model not in the model table (docs/models.md)',
+    };
+  },
+  function checkWindowBudget(config) {
+    // B.49: the reply and the compaction headroom must both fit in the window.
+    const window = contextWindowFor(config.provider);
+    if (window === null) return null;
+    const maxOutput = config.provider.max_output_tokens ?? defaultMaxOutputTokens(window);
+    const reserve = config.compaction.reserve_tokens ?? defaultReserveTokens(window);
+    if (maxOutput + reserve < window) return null;
+    // The defaults always fit (at most 25 % + 50 %), so one of the two was given: name that one.
+    return {
+      path:
+        config.compaction.reserve_tokens !== undefined
+          ? ['compaction', 'reserve_tokens']
+          : ['provider', 'max_output_tokens'],
+      message: `max_output_tokens (${maxOutput}) + reserve_tokens (${reserve}) must be less than the context window (${window})`,
+    };
   },
   function checkUniqueHands(config) {
     const seen = new Set<string>();

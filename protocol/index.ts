@@ -26,6 +26,14 @@ export {
   type FieldIssue,
 } from './validation.js';
 export {
+  MODELS,
+  SCRIPTED_CONTEXT_WINDOW,
+  contextWindowFor,
+  defaultMaxOutputTokens,
+  defaultReserveTokens,
+  type ModelFacts,
+} from './models.js';
+export {
   AspectConfig,
   AspectConfigFields,
   HandDeclaration,

@@ -10,15 +10,8 @@ export interface CompactionBudget {
   keepRecentTurns: number;
 }
 
-/** `reserve_tokens` default: min(max(20 % of window, 10000), 50 % of window) (B.49). */
-export function defaultReserveTokens(window: number): number {
-  return Math.floor(Math.min(Math.max(0.2 * window, 10_000), 0.5 * window));
-}
-
-/** `max_output_tokens` default: min(4096, 25 % of window) (B.49). */
-export function defaultMaxOutputTokens(window: number): number {
-  return Math.floor(Math.min(4096, 0.25 * window));
-}
+// B.49's defaults live beside the model table, where aspect.json validation uses them too.
+export { defaultMaxOutputTokens, defaultReserveTokens } from '../../protocol/index.js';
 
 /** Compact after a turn when the context is past the window less the reserve. */
 export function shouldCompact(

@@ -308,7 +308,13 @@ const validConfig: fc.Arbitrary<Json> = fc.record(
     context_mode: fc.constantFrom('global', 'thread', 'stateless'),
     provider: fc.oneof(
       fc.constant({ kind: 'scripted' }),
-      fc.record({ kind: fc.constantFrom('claude-api', 'openai-compatible'), model: fc.constant('model-x') }),
+      fc.record({ kind: fc.constantFrom('claude-api', 'openai-compatible'), model: fc.constant('gpt-4o') }),
+      // A model not in the table needs its window (B.19).
+      fc.record({
+        kind: fc.constantFrom('claude-api', 'openai-compatible'),
+        model: fc.constant('model-x'),
+        context_window: fc.integer({ min: 1024, max: 10_000_000 }),
+      }),
     ),
     compaction: fc.record({ keep_recent_turns: fc.integer({ min: 1, max: 1000 }) }),
     deliberation: fc.record({ max_turns: fc.integer({ min: 1, max: 100 }) }),
