@@ -101,6 +101,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     notifier,
     audit,
     metrics,
+    events,
     logger,
     settings: config.hands,
   });

@@ -40,6 +40,26 @@ export async function insertEvent(
   return (result.rows[0] as { id: string }).id;
 }
 
+/** Stores many events in one statement; returns their ids. */
+export async function insertEvents(
+  db: Queryable,
+  events: { aspect: string; kind: string; ts: string; threadId: string | null; data: unknown }[],
+): Promise<string[]> {
+  const result = await db.query<{ id: string }>(
+    `INSERT INTO events (aspect, kind, ts, thread_id, data)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::jsonb[])
+     RETURNING id::text AS id`,
+    [
+      events.map((e) => e.aspect),
+      events.map((e) => e.kind),
+      events.map((e) => e.ts),
+      events.map((e) => e.threadId),
+      events.map((e) => JSON.stringify(e.data)),
+    ],
+  );
+  return result.rows.map((r) => r.id);
+}
+
 export async function readEventsByIds(db: Queryable, ids: string[]): Promise<StoredEvent[]> {
   const result = await db.query<EventRow>(
     `SELECT id::text AS id, aspect, kind, ts, thread_id::text AS thread_id, data FROM events WHERE id = ANY($1::bigint[]) ORDER BY id`,

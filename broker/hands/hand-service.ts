@@ -32,6 +32,7 @@ import { refusalFromDatabase } from '../bus/send.js';
 import { persistMessage } from '../bus/messages-sql.js';
 import { bodyHash } from '../bus/canonical-json.js';
 import type { BrokerMetrics } from '../observability/broker-metrics.js';
+import type { EventService } from '../events/event-service.js';
 import type { WorkerLease } from '../credentials/dispatch-lease.js';
 import { ClaimGate } from './claim-gate.js';
 import { inputSchemaProblem } from './input-schema.js';
@@ -59,6 +60,7 @@ export interface HandServiceDeps {
   notifier: Notifier;
   audit: AuditLog;
   metrics: BrokerMetrics;
+  events: EventService;
   logger: Logger;
   settings: HandSettings;
 }
@@ -120,6 +122,14 @@ export class HandService {
           recipients: [request.target],
         });
         this.deps.notifier.notify(HANDS_CHANNEL, { queued: [queued.reply.dispatch_id] });
+        this.deps.events.recordLater([
+          {
+            aspect: request.target,
+            kind: 'hand.queued',
+            threadId: queued.reply.thread_id,
+            data: { dispatch_id: queued.reply.dispatch_id, hand: request.hand, dispatcher: caller.address },
+          },
+        ]);
         this.gate.kick();
         void this.deps.audit.record({
           actor: caller.actor,
@@ -311,6 +321,14 @@ export class HandService {
     const now = Date.now();
     for (const row of rows)
       this.deps.metrics.handWaitSeconds.observe(Math.max(0, (now - row.submitted_at.getTime()) / 1000));
+    this.deps.events.recordLater(
+      rows.map((row) => ({
+        aspect: row.target,
+        kind: 'hand.started',
+        threadId: row.thread_id,
+        data: { dispatch_id: row.dispatch_id, hand: row.hand, attempt: row.attempt, worker_id: workerId },
+      })),
+    );
     return rows.map(toClaimed);
   }
 
@@ -404,12 +422,20 @@ export class HandService {
     }));
   }
 
-  /** Delivers the `hand_result` messages of dispatches that just ended and counts the results. */
-  announceEnded(ended: sql.PostedMessage[]): void {
+  /** Delivers the `hand_result` messages of dispatches that just ended, counts and records them. */
+  announceEnded(ended: sql.EndedDispatch[]): void {
     for (const e of ended) {
       this.deps.metrics.handResultsTotal.inc({ status: e.status });
       this.deps.announcer.announce({ id: e.message_id, threadId: e.thread_id, recipients: e.recipients });
     }
+    this.deps.events.recordLater(
+      ended.map((e) => ({
+        aspect: e.target,
+        kind: 'hand.finished',
+        threadId: e.thread_id,
+        data: { dispatch_id: e.dispatch_id, hand: e.hand, status: e.status, result_message_id: e.message_id },
+      })),
+    );
   }
 
   private requireWorker(caller: Principal, action: string): void {

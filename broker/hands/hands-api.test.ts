@@ -211,6 +211,16 @@ describe('Hands through the broker API', () => {
       result: { status: 'ok' },
     });
     expect(await errorOf(bob.get(`/v1/hands/dispatches/${d.id}`))).toMatchObject({ status: 403 });
+    // Transitions go to the event stream (B.7), attributed to the target.
+    const events = async () =>
+      (
+        await sql.query<{ kind: string }>(
+          "SELECT kind FROM events WHERE aspect = 'helper' AND data->>'dispatch_id' = $1 ORDER BY id",
+          [d.id],
+        )
+      ).rows.map((r) => r.kind);
+    await waitUntil(async () => (await events()).length === 3, { timeoutMs: 5000, what: 'three events' });
+    expect(await events()).toEqual(['hand.queued', 'hand.started', 'hand.finished']);
   });
 
   it('a repeated idempotency key returns the first dispatch', async () => {

@@ -226,8 +226,14 @@ export interface Completion {
   envelope: Record<string, unknown>;
 }
 
-export interface CompletedRow extends PostedMessage {
+/** A dispatch that just ended, and the `hand_result` that says so. */
+export interface EndedDispatch extends PostedMessage {
   dispatch_id: string;
+  target: string;
+  hand: string;
+}
+
+export interface CompletedRow extends EndedDispatch {
   submitted_at: Date;
   started_at: Date;
 }
@@ -249,7 +255,8 @@ export async function completeLeases(
        DELETE FROM hand_running r USING items i
         WHERE r.dispatch_id = i.dispatch_id AND r.attempt = i.attempt AND r.token_id = $1 AND r.worker_id = $2
         RETURNING r.dispatch_id, i.envelope)
-     SELECT g.dispatch_id, f.message_id, f.thread_id, f.recipients, f.status, d.submitted_at, d.started_at
+     SELECT g.dispatch_id, d.target, d.hand, f.message_id, f.thread_id, f.recipients, f.status, d.submitted_at,
+            d.started_at
        FROM gone g CROSS JOIN LATERAL nexus_finish_dispatch(g.dispatch_id, g.envelope) f
        JOIN hand_dispatches d ON d.id = g.dispatch_id`,
     [
@@ -268,12 +275,13 @@ export async function endQueued(
   db: Queryable,
   where: { dispatchId: string } | { target: string },
   envelope: Record<string, unknown>,
-): Promise<(PostedMessage & { dispatch_id: string })[]> {
+): Promise<EndedDispatch[]> {
   const [condition, value] =
     'dispatchId' in where ? ['q.dispatch_id = $1', where.dispatchId] : ['q.target = $1', where.target];
-  const { rows } = await db.query<PostedMessage & { dispatch_id: string }>(
-    `WITH gone AS (DELETE FROM hand_queue q WHERE ${condition} RETURNING q.dispatch_id)
-     SELECT g.dispatch_id, f.* FROM gone g CROSS JOIN LATERAL nexus_finish_dispatch(g.dispatch_id, $2::jsonb) f`,
+  const { rows } = await db.query<EndedDispatch>(
+    `WITH gone AS (DELETE FROM hand_queue q WHERE ${condition} RETURNING q.dispatch_id, q.target, q.hand)
+     SELECT g.dispatch_id, g.target, g.hand, f.*
+       FROM gone g CROSS JOIN LATERAL nexus_finish_dispatch(g.dispatch_id, $2::jsonb) f`,
     [value, JSON.stringify(envelope)],
   );
   return rows;
@@ -389,17 +397,35 @@ export async function heldLeaseTarget(db: Queryable, lease: LeaseKey): Promise<s
 
 export interface SweepResult {
   requeued: number;
-  ended: PostedMessage[];
+  ended: EndedDispatch[];
 }
 
-/** The lease duty's one statement (B.16, B.75). */
+/** The lease duty's statement (B.16, B.75), then which dispatches the results it posted belong to. */
 export async function sweepLeases(db: Queryable, graceS: number): Promise<SweepResult> {
   const { rows } = await db.query<
     { requeued: number; message_id: string | null } & Omit<PostedMessage, 'message_id'>
   >('SELECT * FROM nexus_hand_sweep($1)', [graceS]);
+  const posted = rows.filter((r): r is typeof r & { message_id: string } => r.message_id !== null);
+  const requeued = rows.reduce((sum, r) => sum + r.requeued, 0);
+  if (posted.length === 0) return { requeued, ended: [] };
+  const { rows: owners } = await db.query<{
+    id: string;
+    target: string;
+    hand: string;
+    result_message_id: string;
+  }>(
+    `SELECT d.id, d.target, d.hand, m.id AS result_message_id
+       FROM messages m JOIN hand_dispatches d ON d.message_id = m.reply_to
+      WHERE m.id = ANY ($1::bigint[])`,
+    [posted.map((p) => p.message_id)],
+  );
+  const byMessage = new Map(owners.map((o) => [o.result_message_id, o]));
   return {
-    requeued: rows.reduce((sum, r) => sum + r.requeued, 0),
-    ended: rows.filter((r): r is typeof r & { message_id: string } => r.message_id !== null),
+    requeued,
+    ended: posted.flatMap((p) => {
+      const owner = byMessage.get(p.message_id);
+      return owner ? [{ ...p, dispatch_id: owner.id, target: owner.target, hand: owner.hand }] : [];
+    }),
   };
 }
 
