@@ -69,6 +69,17 @@ export const AuditQuery = z.strictObject({
 });
 export type AuditQuery = z.infer<typeof AuditQuery>;
 
+/** `GET /v1/events` (B.60): stored events, admin only. */
+export const EventsQuery = z.strictObject({
+  aspect: z.string().max(64).optional(),
+  kind: z.string().max(128).optional(),
+  after: DecimalId.optional(),
+  before: DecimalId.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  order: z.enum(['asc', 'desc']).default('asc'),
+});
+export type EventsQuery = z.infer<typeof EventsQuery>;
+
 export const AuditEntry = z.object({
   id: DecimalId,
   at: z.string(),

@@ -90,6 +90,7 @@ export {
   AuditEntry,
   AuditQuery,
   EmptyBody,
+  EventsQuery,
   MintTokenReply,
   MintTokenRequest,
   ShutdownReply,

@@ -3,6 +3,7 @@ import {
   AspectPath,
   AuditQuery,
   EmptyBody,
+  EventsQuery,
   MintTokenRequest,
   TokenListQuery,
   TokenPath,
@@ -13,6 +14,7 @@ import type { Queryable } from '../db/pool.js';
 import { withDatabaseRetry } from '../db/retry.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { listAudit } from '../audit/audit-sql.js';
+import { listEvents } from '../events/events-sql.js';
 import { requireAdmin, type Principal } from '../auth/principal.js';
 import { jsonBody } from '../http/body.js';
 import { callerOf } from '../http/authenticate.js';
@@ -30,7 +32,7 @@ export interface AdminRouteDeps {
   abortQueuedDispatches(aspect: string): Promise<number>;
 }
 
-/** Admin-only routes: tokens, stay-down, deregistration, audit, duties. Non-admin callers are audited. */
+/** Admin-only routes: tokens, stay-down, deregistration, audit, events, duties. Non-admin callers are audited. */
 export function adminRoutes(deps: AdminRouteDeps): Router {
   const router = Router();
   const admin = (res: Parameters<typeof callerOf>[0], action: string, target: string | null): Principal => {
@@ -92,6 +94,12 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     admin(res, 'audit.read', null);
     const query = parseOrThrow(AuditQuery, req.query);
     res.json({ entries: await withDatabaseRetry(() => listAudit(deps.db, query)) });
+  });
+
+  router.get('/v1/events', async (req, res) => {
+    admin(res, 'events.read', null);
+    const query = parseOrThrow(EventsQuery, req.query);
+    res.json({ events: await withDatabaseRetry(() => listEvents(deps.db, query)) });
   });
 
   router.get('/v1/admin/duties', async (_req, res) => {

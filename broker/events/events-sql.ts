@@ -1,3 +1,4 @@
+import type { EventsQuery } from '../../protocol/index.js';
 import type { Queryable } from '../db/pool.js';
 
 export interface StoredEvent {
@@ -69,6 +70,27 @@ export async function readEventsByIds(db: Queryable, ids: string[]): Promise<Sto
 }
 
 /** Removes events older than the retention (B.9); run by a duty. */
+/** Stored events for `GET /v1/events`, by id in either order. */
+export async function listEvents(db: Queryable, query: EventsQuery): Promise<StoredEvent[]> {
+  const result = await db.query<EventRow>(
+    `SELECT id::text AS id, aspect, kind, ts, thread_id::text AS thread_id, data
+       FROM events
+      WHERE ($1::bigint IS NULL OR id > $1) AND ($2::bigint IS NULL OR id < $2)
+        AND ($3::text IS NULL OR aspect = $3) AND ($4::text IS NULL OR kind = $4)
+      ORDER BY CASE WHEN $5 = 'asc' THEN id END ASC, CASE WHEN $5 = 'desc' THEN id END DESC
+      LIMIT $6`,
+    [
+      query.after ?? null,
+      query.before ?? null,
+      query.aspect ?? null,
+      query.kind ?? null,
+      query.order,
+      query.limit,
+    ],
+  );
+  return result.rows.map(toStored);
+}
+
 export async function deleteOldEvents(db: Queryable, retentionS: number): Promise<number> {
   const result = await db.query(`DELETE FROM events WHERE stored_at < now() - make_interval(secs => $1)`, [
     retentionS,

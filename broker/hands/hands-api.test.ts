@@ -221,6 +221,11 @@ describe('Hands through the broker API', () => {
       ).rows.map((r) => r.kind);
     await waitUntil(async () => (await events()).length === 3, { timeoutMs: 5000, what: 'three events' });
     expect(await events()).toEqual(['hand.queued', 'hand.started', 'hand.finished']);
+    const listed = await admin().get<{ events: { kind: string; data: { dispatch_id?: string } }[] }>(
+      '/v1/events?aspect=helper&order=desc&limit=3',
+    );
+    expect(listed.events.map((e) => e.kind)).toEqual(['hand.finished', 'hand.started', 'hand.queued']);
+    expect(await errorOf(alice.get('/v1/events'))).toMatchObject({ status: 403 });
   });
 
   it('a repeated idempotency key returns the first dispatch', async () => {

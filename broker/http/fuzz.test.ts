@@ -14,6 +14,7 @@ import {
   ClaimRequest,
   DeregisterRequest,
   DispatchRequest,
+  EventsQuery,
   HeartbeatRequest,
   HistoryQuery,
   MintTokenRequest,
@@ -234,6 +235,7 @@ describe('HTTP fuzzing', () => {
         '/v1/messages': HistoryQuery,
         '/v1/threads': ThreadsQuery,
         '/v1/audit': AuditQuery,
+        '/v1/events': EventsQuery,
         '/v1/admin/tokens': TokenListQuery,
       };
       const param = fc.tuple(
