@@ -154,9 +154,15 @@ describe('Hands with real brokers and workers', () => {
       .split('\n')
       .filter((l) => l.includes('dispatch completed'));
     expect(completions).toHaveLength(40);
-    // Both replicas' workers took part.
-    expect(first.logs()).toContain('dispatch completed');
-    expect(second.logs()).toContain('dispatch completed');
+    // Both replicas' workers took part, and each exports its run times.
+    let runs = 0;
+    for (const w of [first, second]) {
+      expect(w.logs()).toContain('dispatch completed');
+      const metricsUrl = /"metricsUrl":"([^"]+)"/.exec(w.logs())?.[1] as string;
+      const text = await (await fetch(metricsUrl)).text();
+      runs += Number(/nexus_hand_run_seconds_count\{status="ok"\} (\d+)/.exec(text)?.[1] ?? 0);
+    }
+    expect(runs).toBe(40);
   }, 90_000);
 
   it('SIGKILL of a worker mid-Hand: requeued once as attempt 2; a second loss ends worker_lost', async () => {

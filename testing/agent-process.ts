@@ -44,7 +44,7 @@ export function startWorkerProcess(options: {
   slots?: number;
   env?: Record<string, string>;
 }): NexusProcess {
-  return spawnNexus(['worker', '--slots', String(options.slots ?? 1)], options);
+  return spawnNexus(['worker', '--slots', String(options.slots ?? 1), '--metrics-port', '0'], options);
 }
 
 export type NexusProcess = Omit<AgentProcess, 'home'>;

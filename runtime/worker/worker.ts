@@ -157,10 +157,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   const server = options.metricsPort === undefined ? null : await serveMetrics(registry, options.metricsPort);
   for (let i = 0; i < options.slots; i++) void slot(i);
-  logger.info({ workerId, slots: options.slots }, 'worker started');
+  const metricsUrl = server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics` : null;
+  logger.info({ workerId, slots: options.slots, metricsUrl }, 'worker started');
 
   return {
-    metricsUrl: server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics` : null,
+    metricsUrl,
     async stop() {
       stopping = true;
       const finished = Promise.all([...running.values()].map((r) => r.done));
