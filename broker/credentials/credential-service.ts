@@ -154,6 +154,12 @@ export class CredentialService {
       // One answer for both reasons, so names cannot be probed (B.53).
       throw new WireError('forbidden', `${aspect} holds no grant for a credential named ${name}`);
     }
+    // A stayed-down aspect acts no more; a worker finishing a dispatch already running for it may
+    // (B.15: running dispatches continue).
+    if (row.stay_down && caller.kind === 'aspect') {
+      await this.denyFetch(caller, name, { aspect, reason: 'stay_down' });
+      throw new WireError('stay_down', `${aspect} is shut down (stay-down)`);
+    }
     let value: string;
     try {
       value = decryptCredential(key, name, row);

@@ -16,6 +16,8 @@ export interface CredentialForFetch extends EncryptedValue {
   name: string;
   kind: string;
   granted: boolean;
+  /** The acting aspect is stayed down (B.15). */
+  stay_down: boolean;
 }
 
 const METADATA = `name, kind, description, created_at, updated_at,
@@ -89,7 +91,8 @@ export async function findCredentialForFetch(
   aspect: string,
 ): Promise<CredentialForFetch | null> {
   const result = await db.query<CredentialForFetch>(
-    `SELECT c.name, c.kind, c.ciphertext, c.nonce, (g.aspect IS NOT NULL) AS granted
+    `SELECT c.name, c.kind, c.ciphertext, c.nonce, (g.aspect IS NOT NULL) AS granted,
+            coalesce((SELECT a.stay_down FROM aspects a WHERE a.name = $2), false) AS stay_down
        FROM credentials c
        LEFT JOIN credential_grants g ON g.credential = c.name AND g.aspect = $2
       WHERE c.name = $1`,

@@ -319,3 +319,42 @@ describe('NEXUS_SECRET_KEY', () => {
     }
   });
 });
+
+describe('credential fetches of a stayed-down aspect', () => {
+  let db: TestDatabase;
+  let broker: Awaited<ReturnType<typeof startInProcessBroker>>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('credentials_stay_down');
+    broker = await startInProcessBroker({
+      databaseUrl: db.url,
+      env: { NEXUS_SECRET_KEY: randomBytes(32).toString('base64') },
+    });
+  });
+  afterAll(async () => {
+    await broker?.stop();
+    await db?.drop();
+  });
+
+  it('are refused with stay_down and audited until the stay-down is cleared', async () => {
+    const admin = adminClient(broker.url, broker.adminToken);
+    await admin.call('PUT', '/v1/credentials/anthropic', { value: canary() });
+    await admin.post('/v1/credentials/anthropic/grants', { aspect: 'sleeper' });
+    const { token } = await mintAspectToken(admin, 'sleeper');
+    const sleeper = new BrokerClient({ url: broker.url, token });
+    expect((await sleeper.post<{ name: string }>('/v1/credentials/anthropic/fetch', {})).name).toBe(
+      'anthropic',
+    );
+    await admin.post('/v1/admin/aspects/sleeper/shutdown', {});
+    expect(await errorOf(sleeper.post('/v1/credentials/anthropic/fetch', {}))).toMatchObject({
+      status: 403,
+      code: 'stay_down',
+    });
+    const audit = await admin.get<{ entries: AuditEntry[] }>('/v1/audit?action=credential.fetch&limit=100');
+    expect(audit.entries.at(-1)).toMatchObject({ outcome: 'denied', details: { reason: 'stay_down' } });
+    await admin.delete('/v1/admin/aspects/sleeper/shutdown');
+    expect((await sleeper.post<{ name: string }>('/v1/credentials/anthropic/fetch', {})).name).toBe(
+      'anthropic',
+    );
+  });
+});
