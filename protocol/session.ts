@@ -84,6 +84,9 @@ export const KnownSessionEntry = z.discriminatedUnion('kind', [
       tokens_before: z.number().int().min(0),
       tokens_after: z.number().int().min(0),
       model: z.string(),
+      // B.49: tool results among the kept entries replayed as a short marker, because the kept
+      // turns alone exceeded the budget. Absent means none.
+      elided_tool_results: z.array(EntryId).max(100_000).optional(),
     }),
   }),
   z.strictObject({

@@ -208,12 +208,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     lastTokens.set(session.header.sid, tokens);
     if (!shouldCompact(tokens, { window: window as number, reserveTokens })) return;
     try {
-      const result = await compact(session, config.compaction.keep_recent_turns, tokens, {
-        provider,
-        model: config.provider.model ?? 'scripted',
-        call,
-        signal: shutdown.signal,
-      });
+      const result = await compact(
+        session,
+        config.compaction.keep_recent_turns,
+        tokens,
+        { provider, model: config.provider.model ?? 'scripted', call, signal: shutdown.signal },
+        // B.49: the kept turns must fit under the compaction threshold, or lose old tool results.
+        { keptBudgetTokens: (window as number) - reserveTokens },
+      );
       if (result) {
         compactions++;
         lastCompactionAt = new Date().toISOString();

@@ -4,7 +4,7 @@
  * asks for the summary and appends the entry. A failed summary call writes nothing.
  */
 import type { SessionEntry } from '../../protocol/index.js';
-import { buildContext, type ContextMessage } from '../session/context.pure.js';
+import { ELIDED_TOOL_RESULT, buildContext, type ContextMessage } from '../session/context.pure.js';
 import { planCompaction } from '../session/compaction.pure.js';
 import type { SessionFile } from '../session/session-file.js';
 import type { Provider, ProviderRequest, ProviderResult } from '../providers/provider.js';
@@ -22,8 +22,12 @@ export interface SummariserDeps {
   signal: AbortSignal;
 }
 
-/** A transcript of entries as plain text for the summariser. */
-export function transcript(entries: readonly SessionEntry[], previousSummary: string | null): string {
+/** A transcript of entries as plain text for the summariser; elided tool results stay elided. */
+export function transcript(
+  entries: readonly SessionEntry[],
+  previousSummary: string | null,
+  elided: ReadonlySet<string> = new Set(),
+): string {
   const lines: string[] = [];
   if (previousSummary) lines.push(`[Earlier summary]\n${previousSummary}`);
   for (const entry of entries) {
@@ -37,7 +41,9 @@ export function transcript(entries: readonly SessionEntry[], previousSummary: st
           lines.push(`[Tool call ${call.name}] ${JSON.stringify(call.input)}`);
         break;
       case 'turn.tool_result':
-        lines.push(`[Tool result${entry.payload.is_error ? ' (error)' : ''}] ${entry.payload.content}`);
+        lines.push(
+          `[Tool result${entry.payload.is_error ? ' (error)' : ''}] ${elided.has(entry.id) ? ELIDED_TOOL_RESULT : entry.payload.content}`,
+        );
         break;
       case 'branch_summary':
         lines.push(`[Branch summary]\n${entry.payload.summary}`);
@@ -62,43 +68,70 @@ export interface CompactionResult {
   compactionId: string;
   tokensBefore: number;
   tokensAfter: number;
+  /** Kept tool results the compaction replays as a marker (B.49). */
+  elidedToolResults: number;
 }
 
-/** Compacts the active branch, keeping the last `keepRecentTurns` turns; null when there is nothing to compact. */
+export interface CompactOptions {
+  /**
+   * What the kept turns may take, window − reserve (B.49): past it their oldest tool results are
+   * elided. Without it, only the elisions of the compaction in force are carried over.
+   */
+  keptBudgetTokens?: number;
+}
+
+/**
+ * Compacts the active branch, keeping the last `keepRecentTurns` turns; null when there is nothing
+ * to compact. With nothing older than the kept turns but tool results to elide, the compaction
+ * carries the previous summary (or none) and makes no summary call.
+ */
 export async function compact(
   session: SessionFile,
   keepRecentTurns: number,
   tokensBefore: number,
   deps: SummariserDeps,
+  options: CompactOptions = {},
 ): Promise<CompactionResult | null> {
   const context = buildContext(session.entries, session.head);
-  const plan = planCompaction(context.entries, keepRecentTurns);
+  const plan = planCompaction(context.entries, keepRecentTurns, {
+    elided: context.elided,
+    ...(options.keptBudgetTokens === undefined ? {} : { keptBudgetTokens: options.keptBudgetTokens }),
+  });
   if (!plan) return null;
   const previous = context.compactionId
     ? (session.get(context.compactionId) as Extract<SessionEntry, { kind: 'compaction' }>).payload.summary
     : null;
-  const result = await summarise(
-    deps,
-    transcript(plan.toSummarise, previous),
-    'Summarise this conversation so far.',
-  );
-  const keptTokens = estimateTokens(
-    transcript(context.entries.slice(context.entries.findIndex((e) => e.id === plan.firstKeptEntryId)), null),
-  );
-  const tokensAfter = Math.ceil(result.content.length / 4) + keptTokens;
+  let summary = previous ?? '';
+  let model = deps.model;
+  if (plan.toSummarise.length > 0) {
+    const result = await summarise(
+      deps,
+      transcript(plan.toSummarise, previous, context.elided),
+      'Summarise this conversation so far.',
+    );
+    summary = result.content;
+    model = result.model;
+  }
+  const tokensAfter = estimateTokens(summary) + plan.keptTokens;
   const [entry] = await session.append([
     {
       kind: 'compaction',
       payload: {
         first_kept_entry_id: plan.firstKeptEntryId,
-        summary: result.content,
+        summary,
         tokens_before: tokensBefore,
         tokens_after: tokensAfter,
-        model: result.model,
+        model,
+        ...(plan.elidedToolResults.length > 0 ? { elided_tool_results: plan.elidedToolResults } : {}),
       },
     },
   ]);
-  return { compactionId: (entry as SessionEntry).id, tokensBefore, tokensAfter };
+  return {
+    compactionId: (entry as SessionEntry).id,
+    tokensBefore,
+    tokensAfter,
+    elidedToolResults: plan.elidedToolResults.length,
+  };
 }
 
 /** Summarises the branch from `fromEntryId` to its leaf; the caller attaches it (rewind, summarise-branch). */
@@ -108,11 +141,11 @@ export async function summariseBranch(
   leafId: string,
   deps: SummariserDeps,
 ): Promise<string> {
-  const branch = buildContext(session.entries, leafId).entries;
+  const { entries: branch, elided } = buildContext(session.entries, leafId);
   const start = branch.findIndex((e) => e.id === fromEntryId);
   const result = await summarise(
     deps,
-    transcript(start >= 0 ? branch.slice(start) : branch, null),
+    transcript(start >= 0 ? branch.slice(start) : branch, null, elided),
     'Summarise what was explored on this branch and what came of it.',
   );
   return result.content;

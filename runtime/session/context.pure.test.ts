@@ -1,4 +1,4 @@
-import { buildContext, LOST_CONTEXT_NOTE } from './context.pure.js';
+import { buildContext, ELIDED_TOOL_RESULT, LOST_CONTEXT_NOTE } from './context.pure.js';
 import { sessionBuilder } from './session-fixtures.js';
 
 const contents = (ctx: ReturnType<typeof buildContext>) => ctx.messages.map((m) => `${m.role}:${m.content}`);
@@ -108,6 +108,34 @@ describe('buildContext', () => {
   });
 
   it('gives an empty context for an empty session', () => {
-    expect(buildContext([], null)).toEqual({ system: null, messages: [], entries: [], compactionId: null });
+    expect(buildContext([], null)).toEqual({
+      system: null,
+      messages: [],
+      entries: [],
+      compactionId: null,
+      elided: new Set(),
+    });
+  });
+
+  it('replays the tool results the compaction in force elided as a marker, and no empty summary', () => {
+    const s = sessionBuilder();
+    const user = s.user('read both files');
+    s.assistant('', undefined, [
+      { id: 'c1', name: 'read', input: { path: 'a' } },
+      { id: 'c2', name: 'read', input: { path: 'b' } },
+    ]);
+    const big = s.toolResult('c1', 'A'.repeat(1000));
+    s.toolResult('c2', 'small');
+    s.compaction(user, '', undefined, [big]);
+    const head = s.assistant('done');
+    const context = buildContext(s.entries, head);
+    expect(context.elided).toEqual(new Set([big]));
+    expect(context.messages.filter((m) => m.role === 'tool').map((m) => m.content)).toEqual([
+      ELIDED_TOOL_RESULT,
+      'small',
+    ]);
+    expect(context.messages[0]).toEqual({ role: 'user', content: 'read both files' });
+    // The entry itself is untouched: nothing is deleted.
+    expect(s.entries.find((e) => e.id === big)?.payload).toMatchObject({ content: 'A'.repeat(1000) });
   });
 });

@@ -4,7 +4,8 @@
  * Walk from the head to the root. The newest `compaction` met on the way stands for everything
  * before its `first_kept_entry_id`: the walk continues past it only down to that entry. Then play
  * forward. `branch_summary` and `custom.knowledge` become notes; the newest `system.prompt` on the
- * whole branch wins; other `custom.*` entries are bookkeeping and not replayed. An entry whose
+ * whole branch wins; other `custom.*` entries are bookkeeping and not replayed. Tool results the
+ * compaction in force lists in `elided_tool_results` are replayed as a short marker (B.49). An entry whose
  * parent is missing (a corrupted line) is a root, preceded by a note that context was lost (B.56).
  */
 import type { SessionEntry, ToolCall } from '../../protocol/index.js';
@@ -22,10 +23,15 @@ export interface ReplayedContext {
   entries: SessionEntry[];
   /** The compaction in force, if any. */
   compactionId: string | null;
+  /** Tool results replayed as `ELIDED_TOOL_RESULT` (the compaction in force's `elided_tool_results`). */
+  elided: ReadonlySet<string>;
 }
 
 export const LOST_CONTEXT_NOTE =
   '[Earlier context of this session was lost: a session line could not be read.]';
+
+/** What an elided tool result is replayed as (B.49): the call stays, its output is gone. */
+export const ELIDED_TOOL_RESULT = '[This tool result was removed to fit the context window.]';
 
 /** The branch from the root to `headId`, oldest first; `lostBefore` is set when a parent was missing. */
 export function branchTo(
@@ -50,7 +56,8 @@ export function branchTo(
 
 /** Replays the branch ending at `headId` into the context for the next provider call. */
 export function buildContext(entries: readonly SessionEntry[], headId: string | null): ReplayedContext {
-  if (headId === null) return { system: null, messages: [], entries: [], compactionId: null };
+  if (headId === null)
+    return { system: null, messages: [], entries: [], compactionId: null, elided: new Set() };
   const { branch, lostBefore } = branchTo(entries, headId);
 
   let system: string | null = null;
@@ -71,7 +78,9 @@ export function buildContext(entries: readonly SessionEntry[], headId: string | 
   const messages: ContextMessage[] = [];
   if (lostBefore && compaction === null)
     messages.push({ role: 'user', content: LOST_CONTEXT_NOTE, note: true });
-  if (compaction) {
+  const elided = new Set(compaction?.payload.elided_tool_results ?? []);
+  // A compaction that only elided tool results, with nothing before it to summarise, has no summary.
+  if (compaction && compaction.payload.summary !== '') {
     messages.push({
       role: 'user',
       content: `[Summary of the conversation so far]\n${compaction.payload.summary}`,
@@ -80,13 +89,13 @@ export function buildContext(entries: readonly SessionEntry[], headId: string | 
   }
   const replayed = branch.slice(start).filter((e) => e !== compaction);
   for (const entry of replayed) {
-    const message = toMessage(entry);
+    const message = toMessage(entry, elided);
     if (message) messages.push(message);
   }
-  return { system, messages, entries: replayed, compactionId: compaction?.id ?? null };
+  return { system, messages, entries: replayed, compactionId: compaction?.id ?? null, elided };
 }
 
-function toMessage(entry: SessionEntry): ContextMessage | null {
+function toMessage(entry: SessionEntry, elided: ReadonlySet<string>): ContextMessage | null {
   switch (entry.kind) {
     case 'turn.user':
       return { role: 'user', content: entry.payload.content };
@@ -96,7 +105,7 @@ function toMessage(entry: SessionEntry): ContextMessage | null {
       return {
         role: 'tool',
         tool_call_id: entry.payload.tool_call_id,
-        content: entry.payload.content,
+        content: elided.has(entry.id) ? ELIDED_TOOL_RESULT : entry.payload.content,
         is_error: entry.payload.is_error,
       };
     case 'branch_summary':

@@ -18,6 +18,7 @@ const CASES: Record<string, string[]> = {
   rewind: [],
   fork: [],
   'branch-summary': [],
+  'elided-tool-results': [],
   'torn-line': ['7: torn final line copied to torn-line.jsonl.torn and truncated'],
   'corrupt-middle': [
     '5: not valid JSON; skipped',

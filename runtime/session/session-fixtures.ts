@@ -29,10 +29,17 @@ export function sessionBuilder() {
     ) => add('turn.assistant', { content, tool_calls }, parent),
     toolResult: (tool_call_id: string, content: string, parent?: string | null) =>
       add('turn.tool_result', { tool_call_id, content, is_error: false }, parent),
-    compaction: (first_kept_entry_id: string, summary: string, parent?: string | null) =>
+    compaction: (first_kept_entry_id: string, summary: string, parent?: string | null, elided?: string[]) =>
       add(
         'compaction',
-        { first_kept_entry_id, summary, tokens_before: 100, tokens_after: 10, model: 'test' },
+        {
+          first_kept_entry_id,
+          summary,
+          tokens_before: 100,
+          tokens_after: 10,
+          model: 'test',
+          ...(elided ? { elided_tool_results: elided } : {}),
+        },
         parent,
       ),
     branchSummary: (summary: string, from_entry_id: string, parent?: string | null) =>
