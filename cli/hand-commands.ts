@@ -10,7 +10,7 @@ import {
   type DispatchInfo,
   type DispatchReply,
   type LimitsReply,
-  type QueueItem,
+  type QueueReply,
 } from '../protocol/index.js';
 import { connectionFromEnv } from './client-commands.js';
 
@@ -125,13 +125,14 @@ export function registerHandCommands(program: Command): void {
       const query = new URLSearchParams();
       if (options.target) query.set('target', options.target);
       if (options.limit) query.set('limit', options.limit);
-      const { dispatches } = await client().get<{ dispatches: QueueItem[] }>(`/v1/hands/queue?${query}`);
-      print(dispatches, options.json, () =>
-        dispatches
-          .map(
+      const queue = await client().get<QueueReply>(`/v1/hands/queue?${query}`);
+      print(queue, options.json, () =>
+        [
+          `N ${queue.n}  H ${queue.h}  running ${queue.running}  queued ${queue.queued}`,
+          ...queue.dispatches.map(
             (d) => `${d.id}\t${d.state}\t${d.target}/${d.hand}\tfrom ${d.dispatcher}\t${d.worker_id ?? '-'}`,
-          )
-          .join('\n'),
+          ),
+        ].join('\n'),
       );
     });
 

@@ -37,6 +37,7 @@ export function registerWorkerCommand(program: Command): void {
         slots,
         logger,
         renewS: intSetting(process.env, 'HAND_LEASE_RENEW_S', 10, 1, 3600),
+        leaseS: intSetting(process.env, 'HAND_LEASE_S', 30, 1, 3600),
         graceS: intSetting(process.env, 'NEXUS_WORKER_GRACE_S', 20, 0, 3600),
         ...(metricsPort === undefined ? {} : { metricsPort }),
       });

@@ -34,6 +34,7 @@ describe('Hands with real brokers and workers', () => {
   let sql: pg.Client;
   let admin: BrokerClient;
   let workerToken: string;
+  const bootstrap = newAdminTokenValue();
   const workers: NexusProcess[] = [];
   const dispatchers = new Map<string, BrokerClient>();
 
@@ -42,7 +43,7 @@ describe('Hands with real brokers and workers', () => {
       url: (brokers[replica] as BrokerProcess).url,
       token: workerToken,
       slots,
-      env: { HAND_LEASE_RENEW_S: '1', NEXUS_WORKER_GRACE_S: '1', LOG_LEVEL: 'info' },
+      env: { HAND_LEASE_S: '3', HAND_LEASE_RENEW_S: '1', NEXUS_WORKER_GRACE_S: '1', LOG_LEVEL: 'info' },
     });
     workers.push(w);
     return w;
@@ -66,7 +67,6 @@ describe('Hands with real brokers and workers', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('hands_e2e');
-    const bootstrap = newAdminTokenValue();
     brokers = await startBrokerProcesses(2, {
       databaseUrl: db.url,
       bootstrapToken: bootstrap,
@@ -241,5 +241,22 @@ describe('Hands with real brokers and workers', () => {
       what: 'aborted',
     });
     expect((await info(runningId)).result).toMatchObject({ status: 'aborted' });
+  }, 60_000);
+  // Last: it kills a replica.
+  it('a worker cut off from its broker stops its run once its lease would have expired', async () => {
+    await setLimits(4, 4);
+    const id = await dispatch('alpha', 'forever');
+    const cutOff = startWorker(0, 1);
+    await waitUntil(async () => (await info(id)).state === 'running', { timeoutMs: 20_000, what: 'start' });
+    await (brokers[0] as BrokerProcess).kill();
+    admin = adminClient((brokers[1] as BrokerProcess).url, bootstrap);
+    await cutOff.waitForLog('lease lost', 15_000);
+    startWorker(1, 1);
+    await waitUntil(async () => (await info(id)).attempt === 2 || null, {
+      timeoutMs: 20_000,
+      what: 'attempt 2',
+    });
+    const running = await sql.query('SELECT worker_id FROM hand_running WHERE dispatch_id = $1', [id]);
+    expect(running.rows).toHaveLength(1);
   }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { contextWindowFor, defaultMaxOutputTokens, defaultReserveTokens } from './models.js';
 import { AspectName, JsonObject, utf8Bytes } from './names.js';
+import { inputSchemaDefect } from './input-schema.js';
 
 /** A Hand's declaration inside aspect.json (SPEC section 6, B.14, B.30). */
 export const HandDeclaration = z.strictObject({
@@ -158,6 +159,13 @@ const aspectConfigChecks: ((config: ParsedConfig) => CrossFieldProblem | null)[]
     return i >= 0
       ? { path: ['hands', i, 'tools'], message: 'hand tools need the knowledge store, not built yet' }
       : null;
+  },
+  function checkHandInputSchemas(config) {
+    for (const [i, hand] of config.hands.entries()) {
+      const defect = hand.input_schema ? inputSchemaDefect(hand.input_schema) : null;
+      if (defect) return { path: ['hands', i, 'input_schema'], message: defect };
+    }
+    return null;
   },
   function checkConfigSize(config) {
     return utf8Bytes(JSON.stringify(config)) > 512 * 1024

@@ -157,9 +157,10 @@ export type LeaseRequest = z.infer<typeof LeaseRequest>;
 
 const CompletionFields = {
   status: WorkerStatus,
+  // With artifacts at most 192 KiB, the whole envelope fits in one message (B.77).
   summary: z
     .string()
-    .max(256 * 1024)
+    .refine((text) => utf8Bytes(text) <= 64 * 1024, 'must be at most 64 KiB')
     .default(''),
   artifacts: Artifacts.default([]),
   usage: HandUsage.default({ input_tokens: 0, output_tokens: 0, cost_usd: 0 }),
@@ -228,6 +229,24 @@ export const QueueItem = z.strictObject({
   worker_id: z.string().optional(),
 });
 export type QueueItem = z.infer<typeof QueueItem>;
+
+const QueueCount = z.strictObject({
+  aspect: z.string(),
+  queued: z.number().int(),
+  running: z.number().int(),
+});
+
+/** `GET /v1/hands/queue` (B.29). */
+export const QueueReply = z.strictObject({
+  n: z.number().int(),
+  h: z.number().int(),
+  running: z.number().int(),
+  queued: z.number().int(),
+  by_dispatcher: z.array(QueueCount),
+  by_target: z.array(QueueCount),
+  dispatches: z.array(QueueItem),
+});
+export type QueueReply = z.infer<typeof QueueReply>;
 
 /** Fields a worker's tools send when they act for a held dispatch (B.78). */
 export const HeldLease = z.strictObject({ dispatch_id: DecimalId, worker_id: WorkerId, attempt: Attempt });

@@ -166,6 +166,8 @@ export {
   MAX_DEADLINE_S,
   QueueItem,
   QueueQuery,
+  QueueReply,
   ResultEnvelope,
   WorkerStatus,
 } from './hands.js';
+export { inputSchemaDefect, inputSchemaProblem } from './input-schema.js';

@@ -42,9 +42,13 @@ export class ClaimGate {
 
   stop(): void {
     if (this.poller) clearInterval(this.poller);
-    for (const w of this.waiting.splice(0)) {
-      if (w.timer) clearTimeout(w.timer);
-      w.resolve([]);
+    for (const w of [...this.waiting]) {
+      // A waiter inside a running round is answered by that round, with what it claimed.
+      if (w.inFlight) w.expired = true;
+      else {
+        this.remove(w);
+        w.resolve([]);
+      }
     }
   }
 

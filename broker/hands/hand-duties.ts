@@ -24,6 +24,7 @@ export function handDuties(options: {
       key: KEYS.leases,
       intervalMs: 1000,
       run: async (db) => {
+        await options.hands.seedLimits(db);
         const swept = await sweepLeases(db, options.graceS);
         options.hands.announceEnded(swept.ended);
         if (swept.requeued > 0 || swept.ended.length > 0) {

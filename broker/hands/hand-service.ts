@@ -10,6 +10,7 @@ import {
   ProviderConfig,
   Script,
   WireError,
+  inputSchemaProblem,
   type AbortReply,
   type CompletionItem,
   type DispatchInfo,
@@ -17,7 +18,7 @@ import {
   type DispatchRequest,
   type HandStatus,
   type LimitsReply,
-  type QueueItem,
+  type QueueReply,
   type ResultEnvelope,
 } from '../../protocol/index.js';
 import type { Logger } from '../../platform/index.js';
@@ -35,7 +36,6 @@ import type { BrokerMetrics } from '../observability/broker-metrics.js';
 import type { EventService } from '../events/event-service.js';
 import type { WorkerLease } from '../credentials/dispatch-lease.js';
 import { ClaimGate } from './claim-gate.js';
-import { inputSchemaProblem } from './input-schema.js';
 import * as sql from './hands-sql.js';
 
 /** Claimers wake on this channel: something was queued or a running slot was freed. */
@@ -74,9 +74,24 @@ export class HandService {
 
   async start(): Promise<void> {
     this.gate.start();
-    await sql
-      .seedLimits(this.deps.db, this.deps.settings.softCap, this.deps.settings.hardCap)
-      .catch((err: unknown) => this.deps.logger.warn({ err }, 'could not seed the Hand limits yet'));
+    await this.seedLimits(this.deps.db);
+  }
+
+  private seeded = false;
+
+  /**
+   * Seeds the limits row from HAND_SOFT_CAP / HAND_HARD_CAP when the table is empty (B.76). Tried
+   * at start and again by the lease duty until it succeeds, so a database that was away at start
+   * does not leave the claim on its built-in default.
+   */
+  async seedLimits(db: sql.Queryable): Promise<void> {
+    if (this.seeded) return;
+    try {
+      await sql.seedLimits(db, this.deps.settings.softCap, this.deps.settings.hardCap);
+      this.seeded = true;
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'could not seed the Hand limits yet; will retry');
+    }
   }
 
   stop(): void {
@@ -110,6 +125,9 @@ export class HandService {
         },
       };
     };
+    // A repeat answers as the first time did, whatever the refusal checks would say now (B.77).
+    const repeat = await this.repeated(caller.address, request);
+    if (repeat) return { status: 200, reply: repeat };
     const checked = await this.check(caller, request);
     if ('status' in checked) return refuse(checked);
     const { hand, targetConcurrency } = checked;
@@ -131,20 +149,30 @@ export class HandService {
           },
         ]);
         this.gate.kick();
-        void this.deps.audit.record({
-          actor: caller.actor,
-          tokenId: caller.tokenId,
-          action: 'hand.dispatch',
-          target: `${request.target}/${request.hand}`,
-          outcome: 'allowed',
-          details: { dispatch_id: queued.reply.dispatch_id },
-        });
       }
       return { status: queued.created ? 202 : 200, reply: queued.reply };
     } catch (err) {
       if (err instanceof Refused) return refuse(err.result);
       throw refusalFromDatabase(err) ?? err;
     }
+  }
+
+  /** The first reply for this sender's idempotency key, if there was one; 409 for another body. */
+  private async repeated(sender: string, request: DispatchRequest): Promise<DispatchReply | null> {
+    const { idempotency_key: key, ...body } = request;
+    if (key === undefined) return null;
+    const prior = await withDatabaseRetry(() => sql.priorDispatch(this.deps.db, sender, `hand:${key}`));
+    if (!prior) return null;
+    if (prior.body_hash !== bodyHash(body))
+      throw new WireError('conflict', 'idempotency_key was already used with a different body');
+    const first = await withDatabaseRetry(() => sql.dispatchForMessage(this.deps.db, prior.message_id));
+    if (!first) return null;
+    return {
+      dispatch_id: first.id,
+      state: 'queued',
+      thread_id: first.thread_id,
+      message_id: prior.message_id,
+    };
   }
 
   /** The refusals that need no transaction (SPEC section 6, B.15, B.16). */
@@ -195,6 +223,14 @@ export class HandService {
   ): Promise<{ created: boolean; reply: Extract<DispatchReply, { state: 'queued' }> }> {
     const { queueLimit } = this.deps.settings;
     return withTransaction(this.deps.db, async (client) => {
+      // Checked again under a share lock: a shutdown racing this dispatch either waits for it (and
+      // then ends it with the other queued ones) or is seen here (B.15).
+      if (await sql.lockTargetStayDown(client, request.target))
+        throw new Refused(
+          envelope('aborted', `${request.target} is shut down (stay-down)`, {
+            detail: { reason: 'stay_down' },
+          }),
+        );
       if (queueLimit > 0) {
         const queued = await sql.lockAndCountQueued(client, request.target, request.hand, queueLimit);
         if (queued >= queueLimit) throw new Refused(await this.busy(client, request));
@@ -218,11 +254,17 @@ export class HandService {
         addParticipants: false,
       });
       if (message.repeated) {
-        const id = await sql.dispatchIdForMessage(client, message.id);
-        if (!id) throw new WireError('conflict', 'idempotency_key was already used for a message');
+        // A concurrent repeat that committed first.
+        const first = await sql.dispatchForMessage(client, message.id);
+        if (!first) throw new WireError('conflict', 'idempotency_key was already used for a message');
         return {
           created: false,
-          reply: { dispatch_id: id, state: 'queued', thread_id: message.thread_id, message_id: message.id },
+          reply: {
+            dispatch_id: first.id,
+            state: 'queued',
+            thread_id: message.thread_id,
+            message_id: message.id,
+          },
         };
       }
       if (request.thread_id === undefined)
@@ -318,6 +360,29 @@ export class HandService {
   ): Promise<ClaimedDispatch[]> {
     this.requireWorker(caller, 'hand.claim');
     const rows = await this.gate.claim({ workerId, tokenId: caller.tokenId, max }, waitS, onAbandon);
+    const claimed: ClaimedDispatch[] = [];
+    for (const row of rows) {
+      try {
+        claimed.push(toClaimed(row));
+      } catch (err) {
+        // A row this broker cannot describe: end it as an error rather than let its lease expire.
+        this.deps.logger.error(
+          { err, dispatch: row.dispatch_id },
+          'claimed dispatch unreadable; ended as error',
+        );
+        await this.complete(caller, workerId, [
+          {
+            dispatch_id: row.dispatch_id,
+            attempt: row.attempt,
+            status: 'error',
+            summary: '',
+            artifacts: [],
+            usage: { input_tokens: 0, output_tokens: 0, cost_usd: 0 },
+            error: 'the broker could not read this dispatch',
+          },
+        ]).catch(() => undefined);
+      }
+    }
     const now = Date.now();
     for (const row of rows)
       this.deps.metrics.handWaitSeconds.observe(Math.max(0, (now - row.submitted_at.getTime()) / 1000));
@@ -329,7 +394,7 @@ export class HandService {
         data: { dispatch_id: row.dispatch_id, hand: row.hand, attempt: row.attempt, worker_id: workerId },
       })),
     );
-    return rows.map(toClaimed);
+    return claimed;
   }
 
   async heartbeat(caller: Principal, lease: WorkerLease): Promise<{ abort: boolean }> {
@@ -341,12 +406,17 @@ export class HandService {
     return renewed;
   }
 
-  async release(caller: Principal, lease: WorkerLease): Promise<{ state: 'queued' }> {
+  /** Hands a dispatch back; one asked to stop (or for a stayed-down target) ends `aborted` instead. */
+  async release(caller: Principal, lease: WorkerLease): Promise<{ state: 'queued' | 'done' }> {
     this.requireWorker(caller, 'hand.release');
-    if (!(await withDatabaseRetry(() => sql.releaseLease(this.deps.db, toKey(lease)))))
-      throw leaseLost(lease.dispatchId);
+    const released = await withDatabaseRetry(() => sql.releaseLease(this.deps.db, toKey(lease)));
+    if (!released) throw leaseLost(lease.dispatchId);
     this.deps.notifier.notify(HANDS_CHANNEL, { released: [lease.dispatchId] });
     this.gate.kick();
+    if (released.ended) {
+      this.announceEnded([released.ended]);
+      return { state: 'done' };
+    }
     return { state: 'queued' };
   }
 
@@ -407,19 +477,30 @@ export class HandService {
     return this.limits();
   }
 
-  async queue(target: string | null, limit: number): Promise<QueueItem[]> {
-    const rows = await withDatabaseRetry(() => sql.listQueue(this.deps.db, target, limit));
-    return rows.map((r) => ({
-      id: r.id,
-      state: r.state,
-      target: r.target,
-      hand: r.hand,
-      dispatcher: r.dispatcher,
-      attempt: r.attempt,
-      submitted_at: r.submitted_at.toISOString(),
-      ...(r.started_at ? { started_at: r.started_at.toISOString() } : {}),
-      ...(r.worker_id ? { worker_id: r.worker_id } : {}),
-    }));
+  async queue(target: string | null, limit: number): Promise<QueueReply> {
+    const [limits, counts, rows] = await Promise.all([
+      this.limits(),
+      withDatabaseRetry(() => sql.queueCounts(this.deps.db)),
+      withDatabaseRetry(() => sql.listQueue(this.deps.db, target, limit)),
+    ]);
+    return {
+      n: limits.n,
+      h: limits.h,
+      running: limits.running,
+      queued: limits.queued,
+      ...counts,
+      dispatches: rows.map((r) => ({
+        id: r.id,
+        state: r.state,
+        target: r.target,
+        hand: r.hand,
+        dispatcher: r.dispatcher,
+        attempt: r.attempt,
+        submitted_at: r.submitted_at.toISOString(),
+        ...(r.started_at ? { started_at: r.started_at.toISOString() } : {}),
+        ...(r.worker_id ? { worker_id: r.worker_id } : {}),
+      })),
+    };
   }
 
   /** Delivers the `hand_result` messages of dispatches that just ended, counts and records them. */

@@ -298,6 +298,37 @@ describe('Hands through the broker API', () => {
     expect(row.rows[0].losses).toBe(0);
   });
 
+  it('an aborted or stayed-down dispatch handed back ends aborted instead of running again', async () => {
+    await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'abort then release' });
+    const d = (await claim()).body.dispatch;
+    await alice.post(`/v1/hands/dispatches/${d.id}/abort`, {});
+    expect(
+      await worker.post(`/v1/workers/dispatches/${d.id}/release`, { worker_id: 'w1', attempt: 1 }),
+    ).toEqual({
+      state: 'done',
+    });
+    expect(await alice.get<DispatchInfo>(`/v1/hands/dispatches/${d.id}`)).toMatchObject({
+      state: 'done',
+      result: { status: 'aborted' },
+    });
+    expect(await count('hand_queue')).toBe(0);
+  });
+
+  it('a repeat of a queued dispatch is answered with it even when the queue is now full', async () => {
+    const body = { target: 'helper', hand: 'summarise', content: 'keyed', idempotency_key: 'full-1' };
+    const first = await dispatch(bob, body);
+    expect(first.status).toBe(202);
+    for (let i = 0; i < 4; i++)
+      await dispatch(bob, { target: 'helper', hand: 'summarise', content: `fill ${i}` });
+    expect(
+      (await dispatch(bob, { target: 'helper', hand: 'summarise', content: 'over' })).body,
+    ).toMatchObject({
+      result: { status: 'busy' },
+    });
+    const again = await dispatch(bob, body);
+    expect(again).toEqual({ status: 200, body: first.body });
+  });
+
   it('a worker fetches the target credential only while it holds the dispatch; otherwise 403, audited', async () => {
     await admin().call('PUT', '/v1/credentials/anthropic', { value: 'sk-secret-value' });
     await admin().post('/v1/credentials/anthropic/grants', { aspect: 'helper' });

@@ -2,6 +2,8 @@
 import type pg from 'pg';
 import type { Queryable } from '../db/pool.js';
 
+export type { Queryable };
+
 /** A message the broker wrote, to announce for delivery after commit. */
 export interface PostedMessage {
   message_id: string;
@@ -47,19 +49,40 @@ export async function lockAndCountQueued(
   return rows[0]?.n ?? 0;
 }
 
-/** Seconds until the oldest running dispatch of a Hand is expected to end (B.77's retry_after_s). */
+/** Seconds until the first running dispatch of a Hand reaches its deadline (B.77's retry_after_s). */
 export async function oldestRunningRemainingS(
   db: Queryable,
   target: string,
   hand: string,
 ): Promise<number | null> {
   const { rows } = await db.query<{ remaining: number | null }>(
-    `SELECT extract(epoch FROM min(d.started_at) + max((d.hand_definition->>'timeout_s')::integer) * interval '1 second' - now())::float8 AS remaining
-       FROM hand_running r JOIN hand_dispatches d ON d.id = r.dispatch_id
-      WHERE r.target = $1 AND r.hand = $2`,
+    `SELECT extract(epoch FROM min(deadline_at) - now())::float8 AS remaining
+       FROM hand_running WHERE target = $1 AND hand = $2`,
     [target, hand],
   );
   return rows[0]?.remaining ?? null;
+}
+
+/** A dispatch answered earlier for the same idempotency key (B.77), with the body hash it had. */
+export async function priorDispatch(
+  db: Queryable,
+  sender: string,
+  key: string,
+): Promise<{ message_id: string; body_hash: string } | null> {
+  const { rows } = await db.query<{ message_id: string; body_hash: string }>(
+    `SELECT reply->>'id' AS message_id, body_hash FROM idempotency_keys WHERE sender = $1 AND key = $2`,
+    [sender, key],
+  );
+  return rows[0] ?? null;
+}
+
+/** Whether the target is stayed down, read with a share lock so a concurrent shutdown waits (B.15). */
+export async function lockTargetStayDown(client: pg.PoolClient, target: string): Promise<boolean> {
+  const { rows } = await client.query<{ stay_down: boolean }>(
+    'SELECT stay_down FROM aspects WHERE name = $1 FOR SHARE',
+    [target],
+  );
+  return rows[0]?.stay_down ?? false;
 }
 
 export interface NewDispatch {
@@ -125,11 +148,15 @@ export async function addParticipant(
   );
 }
 
-export async function dispatchIdForMessage(db: Queryable, messageId: string): Promise<string | null> {
-  const { rows } = await db.query<{ id: string }>('SELECT id FROM hand_dispatches WHERE message_id = $1', [
-    messageId,
-  ]);
-  return rows[0]?.id ?? null;
+export async function dispatchForMessage(
+  db: Queryable,
+  messageId: string,
+): Promise<{ id: string; thread_id: string } | null> {
+  const { rows } = await db.query<{ id: string; thread_id: string }>(
+    'SELECT id, thread_id FROM hand_dispatches WHERE message_id = $1',
+    [messageId],
+  );
+  return rows[0] ?? null;
 }
 
 export interface Claimer {
@@ -168,6 +195,29 @@ export async function claim(db: Queryable, claimers: Claimer[], leaseS: number):
     [claimers.map((c) => c.workerId), claimers.map((c) => c.tokenId), claimers.map((c) => c.max), leaseS],
   );
   if (picked.length === 0) return [];
+  try {
+    return await claimedDetails(db, picked);
+  } catch (err) {
+    // The claim committed but cannot be answered: hand the dispatches back now, so they do not
+    // wait for their leases to expire and lose their retry.
+    await Promise.all(
+      picked.map((p) =>
+        db
+          .query(
+            'SELECT * FROM nexus_release($1, $2, $3, (SELECT attempt FROM hand_running WHERE dispatch_id = $1))',
+            [p.dispatch_id, claimers[p.claimer - 1]?.tokenId, claimers[p.claimer - 1]?.workerId],
+          )
+          .catch(() => undefined),
+      ),
+    );
+    throw err;
+  }
+}
+
+async function claimedDetails(
+  db: Queryable,
+  picked: { claimer: number; dispatch_id: string; running_at_start: number }[],
+): Promise<ClaimedRow[]> {
   const { rows } = await db.query<Omit<ClaimedRow, 'claimer' | 'running_at_start'>>(
     `SELECT d.id AS dispatch_id, d.attempt, d.deadline_at, d.target, d.hand, d.dispatcher, d.content, d.input,
             d.thread_id, d.hand_definition, d.traceparent, d.submitted_at,
@@ -203,21 +253,32 @@ export async function renewLease(
   return rows[0] ?? null;
 }
 
-/** Hands a dispatch back to the queue without using its retry (SIGTERM, B.75). */
-export async function releaseLease(db: Queryable, lease: LeaseKey): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `WITH gone AS (
-       DELETE FROM hand_running r
-        WHERE r.dispatch_id = $1 AND r.token_id = $2 AND r.worker_id = $3 AND r.attempt = $4
-        RETURNING r.dispatch_id),
-     d AS (
-       UPDATE hand_dispatches d SET state = 'queued' FROM gone WHERE d.id = gone.dispatch_id
-       RETURNING d.id, d.dispatcher, d.target, d.hand)
-     INSERT INTO hand_queue (dispatch_id, dispatcher, target, hand)
-     SELECT d.id, d.dispatcher, d.target, d.hand FROM d`,
+/**
+ * Hands a dispatch back to the queue without using its retry (SIGTERM, B.75); one that was asked
+ * to stop, or whose target is stayed down, ends `aborted` instead. null if the lease is not held.
+ */
+export async function releaseLease(
+  db: Queryable,
+  lease: LeaseKey,
+): Promise<{ ended: EndedDispatch | null } | null> {
+  const { rows } = await db.query<{ released: boolean } & Partial<PostedMessage>>(
+    'SELECT * FROM nexus_release($1, $2, $3, $4)',
     [lease.dispatchId, lease.tokenId, lease.workerId, lease.attempt],
   );
-  return rowCount === 1;
+  const row = rows[0];
+  if (!row?.released) return null;
+  if (!row.message_id) return { ended: null };
+  const owner = await db.query<{ target: string; hand: string }>(
+    'SELECT target, hand FROM hand_dispatches WHERE id = $1',
+    [lease.dispatchId],
+  );
+  return {
+    ended: {
+      ...(row as PostedMessage),
+      dispatch_id: lease.dispatchId,
+      ...(owner.rows[0] as { target: string; hand: string }),
+    },
+  };
 }
 
 export interface Completion {
@@ -248,25 +309,13 @@ export async function completeLeases(
   workerId: string,
   items: Completion[],
 ): Promise<CompletedRow[]> {
-  const { rows } = await db.query<CompletedRow>(
-    `WITH items AS (
-       SELECT * FROM unnest($3::bigint[], $4::integer[], $5::jsonb[]) AS i (dispatch_id, attempt, envelope)),
-     gone AS (
-       DELETE FROM hand_running r USING items i
-        WHERE r.dispatch_id = i.dispatch_id AND r.attempt = i.attempt AND r.token_id = $1 AND r.worker_id = $2
-        RETURNING r.dispatch_id, i.envelope)
-     SELECT g.dispatch_id, d.target, d.hand, f.message_id, f.thread_id, f.recipients, f.status, d.submitted_at,
-            d.started_at
-       FROM gone g CROSS JOIN LATERAL nexus_finish_dispatch(g.dispatch_id, g.envelope) f
-       JOIN hand_dispatches d ON d.id = g.dispatch_id`,
-    [
-      tokenId,
-      workerId,
-      items.map((i) => i.dispatchId),
-      items.map((i) => i.attempt),
-      items.map((i) => JSON.stringify(i.envelope)),
-    ],
-  );
+  const { rows } = await db.query<CompletedRow>('SELECT * FROM nexus_complete($1, $2, $3, $4, $5)', [
+    tokenId,
+    workerId,
+    items.map((i) => i.dispatchId),
+    items.map((i) => i.attempt),
+    items.map((i) => JSON.stringify(i.envelope)),
+  ]);
   return rows;
 }
 
@@ -276,14 +325,11 @@ export async function endQueued(
   where: { dispatchId: string } | { target: string },
   envelope: Record<string, unknown>,
 ): Promise<EndedDispatch[]> {
-  const [condition, value] =
-    'dispatchId' in where ? ['q.dispatch_id = $1', where.dispatchId] : ['q.target = $1', where.target];
-  const { rows } = await db.query<EndedDispatch>(
-    `WITH gone AS (DELETE FROM hand_queue q WHERE ${condition} RETURNING q.dispatch_id, q.target, q.hand)
-     SELECT g.dispatch_id, g.target, g.hand, f.*
-       FROM gone g CROSS JOIN LATERAL nexus_finish_dispatch(g.dispatch_id, $2::jsonb) f`,
-    [value, JSON.stringify(envelope)],
-  );
+  const { rows } = await db.query<EndedDispatch>('SELECT * FROM nexus_end_queued($1, $2, $3)', [
+    'dispatchId' in where ? where.dispatchId : null,
+    'target' in where ? where.target : null,
+    JSON.stringify(envelope),
+  ]);
   return rows;
 }
 
@@ -344,6 +390,28 @@ export async function listQueue(db: Queryable, target: string | null, limit: num
     [target, limit],
   );
   return rows;
+}
+
+/** Queued and running counts per dispatcher and per target (B.29). */
+export async function queueCounts(
+  db: Queryable,
+): Promise<{ by_dispatcher: QueueCountRow[]; by_target: QueueCountRow[] }> {
+  const counts = (column: 'dispatcher' | 'target') =>
+    db.query<QueueCountRow>(
+      `SELECT ${column} AS aspect, count(*) FILTER (WHERE state = 'queued')::integer AS queued,
+              count(*) FILTER (WHERE state = 'running')::integer AS running
+         FROM (SELECT dispatcher, target, 'queued' AS state FROM hand_queue
+               UNION ALL SELECT dispatcher, target, 'running' FROM hand_running) x
+        GROUP BY 1 ORDER BY 1`,
+    );
+  const [byDispatcher, byTarget] = await Promise.all([counts('dispatcher'), counts('target')]);
+  return { by_dispatcher: byDispatcher.rows, by_target: byTarget.rows };
+}
+
+export interface QueueCountRow {
+  aspect: string;
+  queued: number;
+  running: number;
 }
 
 export interface LimitsRow {

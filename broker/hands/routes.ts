@@ -75,7 +75,7 @@ export function handRoutes(deps: HandRouteDeps): Router {
   router.get('/v1/hands/queue', async (req, res) => {
     admin(res, 'hand.queue');
     const query = parseOrThrow(QueueQuery, req.query);
-    res.json({ dispatches: await hands.queue(query.target ?? null, query.limit) });
+    res.json(await hands.queue(query.target ?? null, query.limit));
   });
 
   router.post('/v1/workers/claim', async (req, res) => {

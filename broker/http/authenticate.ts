@@ -14,7 +14,10 @@ export function bearerToken(header: string | undefined): string | null {
   return match ? (match[1] as string) : null;
 }
 
-/** Worker claim and lease calls are exempt from rate limits (B.33, B.74). */
+/**
+ * Worker claim and lease calls are exempt from rate limits (B.33, B.74), for worker tokens only:
+ * any other token calling them is refused and audited, and must not do so without limit.
+ */
 const RATE_EXEMPT = /^\/v1\/workers\/(claim|complete|dispatches\/[^/]+\/(heartbeat|complete|release))$/;
 
 /**
@@ -45,7 +48,7 @@ export function authenticate(deps: {
       }
       throw err;
     }
-    if (!RATE_EXEMPT.test(req.path)) {
+    if (!(principal.kind === 'worker' && RATE_EXEMPT.test(req.path))) {
       const wait = deps.httpRate.take(principal.tokenId);
       if (wait > 0)
         throw new WireError('rate_limited', 'rate limit exceeded for this token', undefined, wait);

@@ -23,6 +23,8 @@ export interface WorkerOptions {
   logger: Logger;
   /** Lease renewal interval (HAND_LEASE_RENEW_S, default 10). */
   renewS: number;
+  /** The broker's lease length (HAND_LEASE_S, default 30): unrenewed this long, a run stops. */
+  leaseS: number;
   /** On stop, how long running Hands may finish before they are handed back. */
   graceS: number;
   /** Serve `/metrics` here when set. */
@@ -62,9 +64,14 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       if (!controller.signal.aborted) controller.abort(reason);
     };
     const deadline = setTimeout(() => stop('timeout'), Math.max(0, Date.parse(d.deadline_at) - Date.now()));
+    // Fencing: a worker that cannot renew for a whole lease must assume the broker has requeued
+    // the dispatch, and stop, so two runs never overlap (fault 5).
+    let renewedAt = Date.now();
     const heartbeat = setInterval(() => {
+      if (Date.now() - renewedAt > options.leaseS * 1000) return stop('lost');
       broker.post<{ abort: boolean }>(`/v1/workers/dispatches/${d.id}/heartbeat`, lease(d)).then(
         (reply) => {
+          renewedAt = Date.now();
           if (reply.abort) stop(Date.now() >= Date.parse(d.deadline_at) ? 'timeout' : 'aborted');
         },
         (err: unknown) => {
@@ -74,43 +81,51 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       );
     }, options.renewS * 1000);
 
-    let envelope: ResultEnvelope;
     try {
-      const name = credentialNameFor(d.provider);
-      const credential: CredentialSource | null =
-        name === null ? null : brokerCredential(broker, name, { lease: { dispatch_id: d.id, ...lease(d) } });
-      const provider = createProvider(
-        d.provider,
-        credential ? () => credential.get() : null,
-        d.script ?? null,
-        `dispatch ${d.id}`,
-      );
-      envelope = await runHand(d, { provider, call: callWithRetry(() => credential) }, controller.signal);
-    } catch (err) {
-      envelope = {
-        status: 'error',
-        summary: '',
-        artifacts: [],
-        usage: { input_tokens: 0, output_tokens: 0, cost_usd: 0 },
-        error: String(err),
-      };
+      let envelope: ResultEnvelope;
+      try {
+        const name = credentialNameFor(d.provider);
+        const credential: CredentialSource | null =
+          name === null
+            ? null
+            : brokerCredential(broker, name, { lease: { dispatch_id: d.id, ...lease(d) } });
+        const provider = createProvider(
+          d.provider,
+          credential ? () => credential.get() : null,
+          d.script ?? null,
+          `dispatch ${d.id}`,
+        );
+        envelope = await runHand(d, { provider, call: callWithRetry(() => credential) }, controller.signal);
+      } catch (err) {
+        envelope = {
+          status: 'error',
+          summary: '',
+          artifacts: [],
+          usage: { input_tokens: 0, output_tokens: 0, cost_usd: 0 },
+          error: String(err),
+        };
+      } finally {
+        clearTimeout(deadline);
+      }
+      const reason = controller.signal.reason as StopReason | 'lost' | undefined;
+      if (reason === 'lost')
+        return void logger.warn({ dispatch: d.id }, 'lease lost; the broker has moved on');
+      // Only a run the shutdown actually cut short goes back; one that finished is reported.
+      if (reason === 'shutdown' && envelope.status === 'aborted') {
+        await broker.post(`/v1/workers/dispatches/${d.id}/release`, lease(d)).catch((err: unknown) => {
+          logger.warn({ err, dispatch: d.id }, 'release failed; the lease will expire');
+        });
+        return;
+      }
+      // The heartbeat keeps running while the completion is retried, so the lease stays ours.
+      await complete(d, envelope, controller.signal);
+      runSeconds.observe({ status: envelope.status }, (Date.now() - started) / 1000);
     } finally {
-      clearTimeout(deadline);
       clearInterval(heartbeat);
     }
-    const reason = controller.signal.reason as StopReason | 'lost' | undefined;
-    if (reason === 'lost') return void logger.warn({ dispatch: d.id }, 'lease lost; the broker has moved on');
-    if (reason === 'shutdown') {
-      await broker.post(`/v1/workers/dispatches/${d.id}/release`, lease(d)).catch((err: unknown) => {
-        logger.warn({ err, dispatch: d.id }, 'release failed; the lease will expire');
-      });
-      return;
-    }
-    await complete(d, envelope);
-    runSeconds.observe({ status: envelope.status }, (Date.now() - started) / 1000);
   }
 
-  async function complete(d: ClaimedDispatch, envelope: ResultEnvelope): Promise<void> {
+  async function complete(d: ClaimedDispatch, envelope: ResultEnvelope, lost: AbortSignal): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await broker.post(`/v1/workers/dispatches/${d.id}/complete`, { ...lease(d), ...envelope });
@@ -120,8 +135,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         if (err instanceof WireError && err.status < 500) {
           return void logger.warn({ err, dispatch: d.id }, 'completion refused');
         }
-        if (attempt >= 5)
-          return void logger.warn({ err, dispatch: d.id }, 'completion failed; the lease will expire');
+        if (lost.reason === 'lost')
+          return void logger.warn({ err, dispatch: d.id }, 'completion failed and the lease is gone');
         await sleep(Math.min(4000, 250 * 2 ** attempt));
       }
     }
