@@ -103,6 +103,18 @@ describe('session control through the admin API (rewind, compact, tree)', () => 
     const text = await fileText();
     for (const entry of before.entries) expect(text).toContain(entry.id);
     expect(JSON.parse(await readFile(`${file}.head`, 'utf8')).id).toBe(rewound.head);
+    // The changes are events in the stream too (SPEC section 10).
+    const { value: kinds } = await waitUntil(
+      async () => {
+        const { events } = await admin.get<{ events: { kind: string; data: { head?: string } }[] }>(
+          '/v1/events?aspect=historian&limit=1000',
+        );
+        const found = events.map((e) => e.kind);
+        return found.includes('rewind') && found.includes('compaction') ? found : null;
+      },
+      { timeoutMs: 10_000, what: 'rewind and compaction events' },
+    );
+    expect(kinds).toEqual(expect.arrayContaining(['turn.start', 'turn.end', 'compaction', 'rewind']));
   });
 
   it('answers 409 not_connected when the aspect has no socket, and 404 for an unknown entry', async () => {

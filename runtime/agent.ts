@@ -37,6 +37,15 @@ interface SessionFacts {
 }
 const NO_FACTS: SessionFacts = { seen: new Set(), awaited: new Set() };
 
+/** The event each state-changing control action publishes when it succeeds. */
+const CONTROL_EVENTS: Record<string, string> = {
+  rewind: 'rewind',
+  fork: 'fork',
+  compact: 'compaction',
+  'summarise-branch': 'branch_summary',
+  activate: 'activate',
+};
+
 export const RUNTIME_VERSION = '0.1.0';
 
 export interface AgentOptions {
@@ -247,6 +256,20 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
 
   let running: Promise<void> | null = null;
   const idleWaiters: (() => void)[] = [];
+  /** Session changes made by control are events too (SPEC section 10: rewind, fork, compaction). */
+  function publishControlEvent(
+    request: { request_id: string; action: string; params: unknown },
+    outcome: Awaited<ReturnType<typeof applyControl>>,
+  ): void {
+    const kind = CONTROL_EVENTS[request.action];
+    if (!kind || !outcome.ok) return;
+    const params = (request.params ?? {}) as { thread_id?: string };
+    broker.publish(kind, params.thread_id, {
+      request_id: request.request_id,
+      ...(outcome.result as Record<string, unknown>),
+    });
+  }
+
   function kick(): void {
     running ??= (async () => {
       try {
@@ -254,10 +277,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
           if (sweepDue) await reapIdleThreads();
           // Control is applied between turns, never inside one (B.48).
           for (const request of controls.splice(0)) {
-            broker.controlResult(
+            const outcome = await applyControl(
               request.request_id,
-              await applyControl(request.request_id, request.action, request.params, controlDeps),
+              request.action,
+              request.params,
+              controlDeps,
             );
+            broker.controlResult(request.request_id, outcome);
+            publishControlEvent(request, outcome);
           }
           const batch = inbox.takeNextBatch();
           if (batch.length === 0) break;
