@@ -123,6 +123,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     sessions,
     contextMode: config.context_mode,
     window,
+    reserveTokens,
     keepRecentTurns: config.compaction.keep_recent_turns,
     tokensOf: (sid) => lastTokens.get(sid) ?? 0,
     summariser: { provider, model: config.provider.model ?? 'scripted', call, signal: shutdown.signal },

@@ -29,6 +29,7 @@ describe('session control: fork and activate', () => {
       sessions: new Sessions(home, mode, () => undefined),
       contextMode: mode,
       window: 200_000,
+      reserveTokens: 40_000,
       keepRecentTurns: 1,
       tokensOf: () => 0,
       summariser: {

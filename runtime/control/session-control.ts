@@ -42,6 +42,8 @@ export interface SessionControlDeps {
   sessions: Sessions;
   contextMode: 'global' | 'thread' | 'stateless';
   window: number;
+  /** B.49's reserve: a forced compaction elides old tool results past window − reserve too. */
+  reserveTokens: number;
   keepRecentTurns: number;
   tokensOf(sid: string): number;
   summariser: SummariserDeps;
@@ -189,7 +191,9 @@ async function forceCompaction(
   const context = buildContext(session.entries, session.head);
   const tokensBefore = deps.tokensOf(session.header.sid) || estimateTokens(transcript(context.entries, null));
   await record(session, requestId, 'compact');
-  const result = await compact(session, deps.keepRecentTurns, tokensBefore, deps.summariser);
+  const result = await compact(session, deps.keepRecentTurns, tokensBefore, deps.summariser, {
+    keptBudgetTokens: deps.window - deps.reserveTokens,
+  });
   if (!result)
     throw new ControlRefusal(
       'conflict',

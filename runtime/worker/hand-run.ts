@@ -31,7 +31,16 @@ export async function runHand(
   signal: AbortSignal,
 ): Promise<ResultEnvelope> {
   const config = dispatch.provider;
-  const window = contextWindowFor(config) ?? 200_000;
+  // Registration refuses a provider block whose window is unknown (B.19), so this is a guard.
+  const window = contextWindowFor(config);
+  if (window === null)
+    return {
+      status: 'error',
+      summary: '',
+      artifacts: [],
+      usage: { input_tokens: 0, output_tokens: 0, cost_usd: 0 },
+      error: `provider.context_window: unknown for model ${config.model ?? '(none)'}`,
+    };
   const model = config.model ?? 'scripted';
   const messages: ContextMessage[] = [{ role: 'user', content: renderInvocation(dispatch) }];
   const usage = { input_tokens: 0, output_tokens: 0, cost_usd: 0 };
