@@ -239,11 +239,15 @@ async function prepareDatabase(
     if (config.migrate) {
       await ensureDatabase(config.databaseUrl);
       const client = await pool.connect();
+      let broken = false;
+      const onError = () => (broken = true); // a terminated backend: the migration's query fails too
+      client.on('error', onError);
       try {
         const result = await migrate(client);
         if (result.applied.length > 0) logger.info({ applied: result.applied }, 'migrations applied');
       } finally {
-        client.release();
+        client.off('error', onError);
+        client.release(broken);
       }
     }
     if (config.bootstrapToken) await tokens.ensureBootstrap(config.bootstrapToken);

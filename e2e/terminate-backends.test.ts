@@ -1,11 +1,17 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { BrokerClient } from '../client/index.js';
+import type { ClaimedDispatch, DispatchReply } from '../protocol/index.js';
 import {
   adminClient,
   createAspect,
   createTestDatabase,
   inIdOrder,
+  mintAspectToken,
   missingDeliveries,
   newAdminTokenValue,
   openBackendControl,
+  registerBody,
   sleep,
   startBrokerProcesses,
   streamOverHttp,
@@ -30,7 +36,7 @@ describe("random pg_terminate_backend of the brokers' pool connections under loa
   beforeAll(async () => {
     db = await createTestDatabase('terminate_backends');
     control = await openBackendControl(db.name);
-    const env = { NEXUS_RATE_LIMITS: 'off' };
+    const env = { NEXUS_RATE_LIMITS: 'off', HAND_LEASE_S: '2', HAND_QUEUE_LIMIT: '0' };
     [replicaA, replicaB] = (await startBrokerProcesses(2, {
       databaseUrl: db.url,
       bootstrapToken: bootstrap,
@@ -97,4 +103,140 @@ describe("random pg_terminate_backend of the brokers' pool connections under loa
       expect(receiver.closes).toEqual([]);
     }
   });
+  it('loses no dispatch: every accepted one ends exactly once, with one result', async () => {
+    const admin = adminClient(replicaA.url, bootstrap);
+    const { token: hostToken } = await mintAspectToken(admin, 'host');
+    await new BrokerClient({ url: replicaA.url, token: hostToken }).post(
+      '/v1/aspects/register',
+      registerBody('host', randomUUID(), {
+        hands: [{ name: 'noop', description: 'does nothing', concurrency: 64 }],
+        hand_concurrency: 64,
+      }),
+    );
+    await admin.call('PUT', '/v1/hands/limits', { n: 64, h: 64 });
+    const { token: callerToken } = await mintAspectToken(admin, 'caller');
+    const callers = [replicaA, replicaB].map((r) => new BrokerClient({ url: r.url, token: callerToken }));
+    await callers[0]?.post('/v1/aspects/register', registerBody('caller', randomUUID()));
+    const workerToken = (
+      await admin.post<{ token: string }>('/v1/admin/tokens', { kind: 'worker', name: 'w' })
+    ).token;
+    const workers = [replicaA, replicaB].map((r) => new BrokerClient({ url: r.url, token: workerToken }));
+
+    const accepted = new Set<string>();
+    const outcomes = new Map<string, number>();
+    const note = (what: string) => outcomes.set(what, (outcomes.get(what) ?? 0) + 1);
+    const samples = new Map<string, string>();
+    const statusOf = (err: unknown) => {
+      const status = String((err as { status?: number }).status ?? 'network');
+      if (!samples.has(status))
+        samples.set(status, `${String(err)} ${String((err as { cause?: unknown }).cause)}`);
+      return status;
+    };
+    let stopping = false;
+    const dispatcher = async (client: BrokerClient) => {
+      for (let i = 0; !stopping; i++) {
+        try {
+          const reply = await client.post<DispatchReply>('/v1/hands/dispatch', {
+            target: 'host',
+            hand: 'noop',
+            content: `n${i}`,
+          });
+          if (reply.state === 'queued') accepted.add(reply.dispatch_id);
+          note(`dispatch ${reply.state}`);
+        } catch (err) {
+          note(`dispatch ${statusOf(err)}`);
+          await sleep(50); // as a client would back off after a 503
+        }
+      }
+    };
+    const claimer = async (client: BrokerClient, workerId: string, until: () => boolean) => {
+      while (!until()) {
+        let claimed: ClaimedDispatch[] = [];
+        try {
+          const { body } = await client.call<{ dispatches: ClaimedDispatch[] }>('POST', '/v1/workers/claim', {
+            worker_id: workerId,
+            max: 8,
+          });
+          claimed = body?.dispatches ?? [];
+        } catch (err) {
+          note(`claim ${statusOf(err)}`);
+          await sleep(50);
+          continue;
+        }
+        if (claimed.length === 0) await sleep(20);
+        for (const d of claimed) {
+          for (let attempt = 0; attempt < 20; attempt++) {
+            try {
+              await client.post(`/v1/workers/dispatches/${d.id}/complete`, {
+                worker_id: workerId,
+                attempt: d.attempt,
+                status: 'ok',
+              });
+              note('complete 200');
+              break;
+            } catch (err) {
+              note(`complete ${statusOf(err)}`);
+              if (statusOf(err) === '409') break;
+              await sleep(50);
+            }
+          }
+        }
+      }
+    };
+
+    const load = [
+      ...callers.map(dispatcher),
+      ...workers.map((w, i) => claimer(w, `load-${i}`, () => stopping)),
+    ];
+    let terminated = 0;
+    const until = Date.now() + LOAD_MS;
+    while (Date.now() < until) {
+      const pids = await control.pids('nexus-broker:%');
+      const victim = pids[Math.floor(Math.random() * pids.length)];
+      if (victim !== undefined) terminated += await control.terminate([victim]);
+      await sleep(20 + Math.random() * 30);
+    }
+    stopping = true;
+    await Promise.all(load);
+
+    // Drain: what was queued, requeued after a lost claim, or still leased runs to the end.
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    try {
+      // Requeued dispatches wait out a 2 s lease; the claimer keeps going until none is open.
+      let openCount = -1;
+      const poll = setInterval(() => {
+        void sql
+          .query("SELECT count(*)::int AS n FROM hand_dispatches WHERE state <> 'done'")
+          .then((r) => (openCount = r.rows[0].n as number));
+      }, 200);
+      const deadline = Date.now() + 60_000;
+      await claimer(workers[0] as BrokerClient, 'drain', () => Date.now() > deadline || openCount === 0);
+      clearInterval(poll);
+      for (const replica of [replicaA, replicaB]) expect(replica.child.exitCode).toBeNull();
+      console.log(
+        `terminate-backends (dispatches): ${terminated} backends terminated; ${JSON.stringify([...outcomes])}; ${JSON.stringify([...samples])}`,
+      );
+      expect(terminated).toBeGreaterThan(0);
+      expect(accepted.size).toBeGreaterThan(0);
+      const refused = [...outcomes.keys()].filter((o) => !/ (200|queued|503|409)$/.test(o));
+      expect(refused).toEqual([]);
+      const rows = await sql.query<{ id: string; state: string; status: string | null; results: string }>(
+        `SELECT d.id, d.state, d.result->>'status' AS status,
+                (SELECT count(*) FROM messages m WHERE m.kind = 'hand_result' AND m.reply_to = d.message_id) AS results
+           FROM hand_dispatches d`,
+      );
+      const byId = new Map(rows.rows.map((r) => [r.id, r]));
+      for (const id of accepted) {
+        const row = byId.get(id);
+        expect(row).toMatchObject({ state: 'done', results: '1' });
+        expect(['ok', 'worker_lost']).toContain(row?.status);
+      }
+      // Nothing stored that was not answered 202 would be a dispatch the caller does not know of:
+      // allowed only for a 503 whose commit nonetheless happened, and then it still ends once.
+      for (const row of rows.rows) expect(row).toMatchObject({ state: 'done', results: '1' });
+    } finally {
+      await sql.end();
+    }
+  }, 120_000);
 });

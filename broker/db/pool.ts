@@ -32,6 +32,12 @@ export async function withTransaction<T>(
 ): Promise<T> {
   const client = await pool.connect();
   let broken = false;
+  // A checked-out client whose backend is terminated between two statements emits 'error' with
+  // no query to fail; unheard, that event would kill the process. The next statement fails anyway.
+  const onError = () => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -45,6 +51,7 @@ export async function withTransaction<T>(
     }
     throw err;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }
