@@ -151,7 +151,7 @@ describe("random pg_terminate_backend of the brokers' pool connections under loa
     };
     const claimer = async (client: BrokerClient, workerId: string, until: () => boolean) => {
       while (!until()) {
-        let claimed: ClaimedDispatch[] = [];
+        let claimed: ClaimedDispatch[];
         try {
           const { body } = await client.call<{ dispatches: ClaimedDispatch[] }>('POST', '/v1/workers/claim', {
             worker_id: workerId,
