@@ -187,12 +187,21 @@ export interface ClaimedRow {
 
 /**
  * One claim transaction for a gathered group of claimers (B.73): the claim commits in the first
- * statement; the details of what it started are read after, outside the pool lock.
+ * statement; the details of what it started are read after, outside the pool lock. The hot
+ * statements here are named, so each connection parses them once (B.73: prepared statements).
  */
 export async function claim(db: Queryable, claimers: Claimer[], leaseS: number): Promise<ClaimedRow[]> {
   const { rows: picked } = await db.query<{ claimer: number; dispatch_id: string; running_at_start: number }>(
-    'SELECT claimer, dispatch_id, running_at_start FROM nexus_claim($1, $2, $3, $4)',
-    [claimers.map((c) => c.workerId), claimers.map((c) => c.tokenId), claimers.map((c) => c.max), leaseS],
+    {
+      name: 'nexus_claim',
+      text: 'SELECT claimer, dispatch_id, running_at_start FROM nexus_claim($1, $2, $3, $4)',
+      values: [
+        claimers.map((c) => c.workerId),
+        claimers.map((c) => c.tokenId),
+        claimers.map((c) => c.max),
+        leaseS,
+      ],
+    },
   );
   if (picked.length === 0) return [];
   try {
@@ -218,14 +227,15 @@ async function claimedDetails(
   db: Queryable,
   picked: { claimer: number; dispatch_id: string; running_at_start: number }[],
 ): Promise<ClaimedRow[]> {
-  const { rows } = await db.query<Omit<ClaimedRow, 'claimer' | 'running_at_start'>>(
-    `SELECT d.id AS dispatch_id, d.attempt, d.deadline_at, d.target, d.hand, d.dispatcher, d.content, d.input,
-            d.thread_id, d.hand_definition, d.traceparent, d.submitted_at,
-            a.config->'provider' AS provider, a.identity, a.script
-       FROM hand_dispatches d LEFT JOIN aspects a ON a.name = d.target
-      WHERE d.id = ANY ($1::bigint[])`,
-    [picked.map((p) => p.dispatch_id)],
-  );
+  const { rows } = await db.query<Omit<ClaimedRow, 'claimer' | 'running_at_start'>>({
+    name: 'hand_claimed_details',
+    text: `SELECT d.id AS dispatch_id, d.attempt, d.deadline_at, d.target, d.hand, d.dispatcher, d.content, d.input,
+                  d.thread_id, d.hand_definition, d.traceparent, d.submitted_at,
+                  a.config->'provider' AS provider, a.identity, a.script
+             FROM hand_dispatches d LEFT JOIN aspects a ON a.name = d.target
+            WHERE d.id = ANY ($1::bigint[])`,
+    values: [picked.map((p) => p.dispatch_id)],
+  });
   const byId = new Map(rows.map((r) => [r.dispatch_id, r]));
   return picked.map((p) => ({ ...(byId.get(p.dispatch_id) as ClaimedRow), ...p }));
 }
@@ -309,13 +319,17 @@ export async function completeLeases(
   workerId: string,
   items: Completion[],
 ): Promise<CompletedRow[]> {
-  const { rows } = await db.query<CompletedRow>('SELECT * FROM nexus_complete($1, $2, $3, $4, $5)', [
-    tokenId,
-    workerId,
-    items.map((i) => i.dispatchId),
-    items.map((i) => i.attempt),
-    items.map((i) => JSON.stringify(i.envelope)),
-  ]);
+  const { rows } = await db.query<CompletedRow>({
+    name: 'nexus_complete',
+    text: 'SELECT * FROM nexus_complete($1, $2, $3, $4, $5)',
+    values: [
+      tokenId,
+      workerId,
+      items.map((i) => i.dispatchId),
+      items.map((i) => i.attempt),
+      items.map((i) => JSON.stringify(i.envelope)),
+    ],
+  });
   return rows;
 }
 
