@@ -436,7 +436,9 @@ export class HandService {
       const { dispatch_id: dispatchId, attempt, ...result } = item;
       return { dispatchId, attempt, envelope: result };
     });
-    const done = await sql.completeLeases(this.deps.db, caller.tokenId, workerId, completions);
+    const done = await withDatabaseRetry(() =>
+      sql.completeLeases(this.deps.db, caller.tokenId, workerId, completions),
+    );
     this.announceEnded(done);
     if (done.length > 0) {
       this.deps.notifier.notify(HANDS_CHANNEL, { freed: done.map((d) => d.dispatch_id) });
