@@ -110,7 +110,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     audit,
     logger,
     key: config.secretKey,
-    heldDispatchTarget: (lease) => hands.heldDispatchTarget(lease),
+    heldDispatchTarget: (lease) => hands.workers.heldDispatchTarget(lease),
   });
   const duties = [
     ...foundationDuties({

@@ -1,22 +1,18 @@
 /**
- * Hands at the broker (SPEC section 6, B.11, B.14-B.16, B.73-B.79): dispatch with its immediate
- * refusals, the gathered claim, leases, completion, abort, stay-down and the limits row.
+ * Hands at the broker, the dispatcher's side (SPEC section 6, B.11, B.15, B.16, B.76, B.77):
+ * dispatch with its immediate refusals, state, abort, stay-down, the limits row and the queue.
+ * The worker's side (claims, leases, completions) is worker-leases.ts.
  */
 import type pg from 'pg';
 import {
-  ClaimedDispatch,
   HandDeclaration,
   MAX_DEADLINE_S,
-  ProviderConfig,
-  Script,
   WireError,
   inputSchemaProblem,
   type AbortReply,
-  type CompletionItem,
   type DispatchInfo,
   type DispatchReply,
   type DispatchRequest,
-  type HandStatus,
   type LimitsReply,
   type QueueReply,
   type ResultEnvelope,
@@ -34,18 +30,11 @@ import { persistMessage } from '../bus/messages-sql.js';
 import { bodyHash } from '../bus/canonical-json.js';
 import type { BrokerMetrics } from '../observability/broker-metrics.js';
 import type { EventService } from '../events/event-service.js';
-import type { WorkerLease } from '../credentials/dispatch-lease.js';
-import { ClaimGate } from './claim-gate.js';
 import * as sql from './hands-sql.js';
+import { HANDS_CHANNEL, announceEnded, envelope } from './results.js';
 
-/** Claimers wake on this channel: something was queued or a running slot was freed. */
-export const HANDS_CHANNEL = 'nexus_hands';
-
-const NO_USAGE = { input_tokens: 0, output_tokens: 0, cost_usd: 0 };
-
-function envelope(status: HandStatus, summary: string, extra: Partial<ResultEnvelope> = {}): ResultEnvelope {
-  return { status, summary, artifacts: [], usage: NO_USAGE, ...extra };
-}
+export { HANDS_CHANNEL };
+import { WorkerLeases } from './worker-leases.js';
 
 /** A refusal raised inside the dispatch transaction, so it rolls back and stores nothing. */
 class Refused extends Error {
@@ -66,14 +55,15 @@ export interface HandServiceDeps {
 }
 
 export class HandService {
-  readonly gate: ClaimGate;
+  /** The worker side: claims, leases and completions. */
+  readonly workers: WorkerLeases;
 
   constructor(private readonly deps: HandServiceDeps) {
-    this.gate = new ClaimGate((claimers) => sql.claim(deps.db, claimers, deps.settings.leaseS), deps.logger);
+    this.workers = new WorkerLeases(deps);
   }
 
   async start(): Promise<void> {
-    this.gate.start();
+    this.workers.start();
     await this.seedLimits(this.deps.db);
   }
 
@@ -95,12 +85,12 @@ export class HandService {
   }
 
   stop(): void {
-    this.gate.stop();
+    this.workers.stop();
   }
 
   /** A hint from any replica: the queue or the running set changed. */
   onHint(): void {
-    this.gate.kick();
+    this.workers.kick();
   }
 
   async dispatch(
@@ -148,7 +138,7 @@ export class HandService {
             data: { dispatch_id: queued.reply.dispatch_id, hand: request.hand, dispatcher: caller.address },
           },
         ]);
-        this.gate.kick();
+        this.workers.kick();
       }
       return { status: queued.created ? 202 : 200, reply: queued.reply };
     } catch (err) {
@@ -351,115 +341,6 @@ export class HandService {
     return ended.length;
   }
 
-  async claim(
-    caller: Principal,
-    workerId: string,
-    waitS: number,
-    max: number,
-    onAbandon: (abandon: () => void) => void,
-  ): Promise<ClaimedDispatch[]> {
-    this.requireWorker(caller, 'hand.claim');
-    const rows = await this.gate.claim({ workerId, tokenId: caller.tokenId, max }, waitS, onAbandon);
-    const claimed: ClaimedDispatch[] = [];
-    for (const row of rows) {
-      try {
-        claimed.push(toClaimed(row));
-      } catch (err) {
-        // A row this broker cannot describe: end it as an error rather than let its lease expire.
-        this.deps.logger.error(
-          { err, dispatch: row.dispatch_id },
-          'claimed dispatch unreadable; ended as error',
-        );
-        await this.complete(caller, workerId, [
-          {
-            dispatch_id: row.dispatch_id,
-            attempt: row.attempt,
-            status: 'error',
-            summary: '',
-            artifacts: [],
-            usage: { input_tokens: 0, output_tokens: 0, cost_usd: 0 },
-            error: 'the broker could not read this dispatch',
-          },
-        ]).catch(() => undefined);
-      }
-    }
-    const now = Date.now();
-    for (const row of rows)
-      this.deps.metrics.handWaitSeconds.observe(Math.max(0, (now - row.submitted_at.getTime()) / 1000));
-    this.deps.events.recordLater(
-      rows.map((row) => ({
-        aspect: row.target,
-        kind: 'hand.started',
-        threadId: row.thread_id,
-        data: { dispatch_id: row.dispatch_id, hand: row.hand, attempt: row.attempt, worker_id: workerId },
-      })),
-    );
-    return claimed;
-  }
-
-  async heartbeat(caller: Principal, lease: WorkerLease): Promise<{ abort: boolean }> {
-    this.requireWorker(caller, 'hand.heartbeat');
-    const renewed = await withDatabaseRetry(() =>
-      sql.renewLease(this.deps.db, toKey(lease), this.deps.settings.leaseS),
-    );
-    if (!renewed) throw leaseLost(lease.dispatchId);
-    return renewed;
-  }
-
-  /** Hands a dispatch back; one asked to stop (or for a stayed-down target) ends `aborted` instead. */
-  async release(caller: Principal, lease: WorkerLease): Promise<{ state: 'queued' | 'done' }> {
-    this.requireWorker(caller, 'hand.release');
-    const released = await withDatabaseRetry(() => sql.releaseLease(this.deps.db, toKey(lease)));
-    if (!released) throw leaseLost(lease.dispatchId);
-    this.deps.notifier.notify(HANDS_CHANNEL, { released: [lease.dispatchId] });
-    this.gate.kick();
-    if (released.ended) {
-      this.announceEnded([released.ended]);
-      return { state: 'done' };
-    }
-    return { state: 'queued' };
-  }
-
-  /** Completes one or more held dispatches; each item answers `{state}` or `{error}` (B.74). */
-  async complete(
-    caller: Principal,
-    workerId: string,
-    items: CompletionItem[],
-  ): Promise<
-    (
-      | { dispatch_id: string; state: 'done' }
-      | { dispatch_id: string; error: { code: string; message: string } }
-    )[]
-  > {
-    this.requireWorker(caller, 'hand.complete');
-    const completions = items.map((item) => {
-      const { dispatch_id: dispatchId, attempt, ...result } = item;
-      return { dispatchId, attempt, envelope: result };
-    });
-    const done = await withDatabaseRetry(() =>
-      sql.completeLeases(this.deps.db, caller.tokenId, workerId, completions),
-    );
-    this.announceEnded(done);
-    if (done.length > 0) {
-      this.deps.notifier.notify(HANDS_CHANNEL, { freed: done.map((d) => d.dispatch_id) });
-      this.gate.kick();
-    }
-    const finished = new Set(done.map((d) => d.dispatch_id));
-    return items.map((item) =>
-      finished.has(item.dispatch_id)
-        ? { dispatch_id: item.dispatch_id, state: 'done' as const }
-        : {
-            dispatch_id: item.dispatch_id,
-            error: { code: 'conflict', message: leaseLost(item.dispatch_id).message },
-          },
-    );
-  }
-
-  /** The credential seam: the target whose credential a lease holder may fetch. */
-  async heldDispatchTarget(lease: WorkerLease): Promise<string | null> {
-    return sql.heldLeaseTarget(this.deps.db, toKey(lease));
-  }
-
   async limits(): Promise<LimitsReply> {
     const row = await withDatabaseRetry(() => sql.readLimits(this.deps.db, this.deps.settings.softCap));
     return {
@@ -475,7 +356,7 @@ export class HandService {
     await withDatabaseRetry(() => sql.writeLimits(this.deps.db, change, this.deps.settings.softCap));
     await this.deps.audit.allowed(caller, 'hand.limits', null, { ...change });
     this.deps.notifier.notify(HANDS_CHANNEL, { limits: ['changed'] });
-    this.gate.kick();
+    this.workers.kick();
     return this.limits();
   }
 
@@ -507,38 +388,8 @@ export class HandService {
 
   /** Delivers the `hand_result` messages of dispatches that just ended, counts and records them. */
   announceEnded(ended: sql.EndedDispatch[]): void {
-    for (const e of ended) {
-      this.deps.metrics.handResultsTotal.inc({ status: e.status });
-      this.deps.announcer.announce({ id: e.message_id, threadId: e.thread_id, recipients: e.recipients });
-    }
-    this.deps.events.recordLater(
-      ended.map((e) => ({
-        aspect: e.target,
-        kind: 'hand.finished',
-        threadId: e.thread_id,
-        data: { dispatch_id: e.dispatch_id, hand: e.hand, status: e.status, result_message_id: e.message_id },
-      })),
-    );
+    announceEnded(this.deps, ended);
   }
-
-  private requireWorker(caller: Principal, action: string): void {
-    if (caller.kind === 'worker') return;
-    this.deps.audit.denied(caller, action, null, { reason: 'not a worker token' });
-    throw new WireError('forbidden', 'only worker tokens may claim and hold dispatches');
-  }
-}
-
-function leaseLost(dispatchId: string): WireError {
-  return new WireError('conflict', `the lease on dispatch ${dispatchId} is not this worker's (anymore)`);
-}
-
-function toKey(lease: WorkerLease): sql.LeaseKey {
-  return {
-    dispatchId: lease.dispatchId,
-    tokenId: lease.tokenId,
-    workerId: lease.workerId,
-    attempt: lease.attempt,
-  };
 }
 
 function toInfo(row: sql.DispatchRow): DispatchInfo {
@@ -554,30 +405,5 @@ function toInfo(row: sql.DispatchRow): DispatchInfo {
     ...(row.started_at ? { started_at: row.started_at.toISOString() } : {}),
     ...(row.finished_at ? { finished_at: row.finished_at.toISOString() } : {}),
     ...(row.result ? { result: row.result as ResultEnvelope } : {}),
-  };
-}
-
-function toClaimed(row: sql.ClaimedRow): ClaimedDispatch {
-  const identity = (row.identity ?? {}) as Record<string, unknown>;
-  const script = Script.safeParse(row.script);
-  return {
-    id: row.dispatch_id,
-    target: row.target,
-    hand: row.hand,
-    dispatcher: row.dispatcher,
-    content: row.content,
-    ...(row.input === null || row.input === undefined ? {} : { input: row.input }),
-    thread_id: row.thread_id,
-    attempt: row.attempt,
-    deadline_at: row.deadline_at.toISOString(),
-    hand_definition: HandDeclaration.parse(row.hand_definition),
-    identity: {
-      soul: String(identity.soul ?? ''),
-      agent: String(identity.agent ?? ''),
-      primer: String(identity.primer ?? ''),
-    },
-    provider: ProviderConfig.parse(row.provider ?? { kind: 'scripted' }),
-    ...(row.script !== null && script.success ? { script: script.data } : {}),
-    ...(row.traceparent ? { traceparent: row.traceparent } : {}),
   };
 }

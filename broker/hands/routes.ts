@@ -80,15 +80,20 @@ export function handRoutes(deps: HandRouteDeps): Router {
 
   router.post('/v1/workers/claim', async (req, res) => {
     const body = parseOrThrow(ClaimRequest, jsonBody(req));
-    const claimed = await hands.claim(callerOf(res), body.worker_id, body.wait_s, body.max ?? 1, (abandon) =>
-      res.on('close', () => {
-        if (!res.writableEnded) abandon();
-      }),
+    const claimed = await hands.workers.claim(
+      callerOf(res),
+      body.worker_id,
+      body.wait_s,
+      body.max ?? 1,
+      (abandon) =>
+        res.on('close', () => {
+          if (!res.writableEnded) abandon();
+        }),
     );
     if (res.destroyed) {
       // The worker left while its claim was being made: hand the dispatches straight back.
       for (const d of claimed)
-        await hands
+        await hands.workers
           .release(callerOf(res), {
             tokenId: callerOf(res).tokenId,
             workerId: body.worker_id,
@@ -103,11 +108,11 @@ export function handRoutes(deps: HandRouteDeps): Router {
   });
 
   router.post('/v1/workers/dispatches/:id/heartbeat', async (req, res) => {
-    res.json(await hands.heartbeat(callerOf(res), lease(req, res)));
+    res.json(await hands.workers.heartbeat(callerOf(res), lease(req, res)));
   });
 
   router.post('/v1/workers/dispatches/:id/release', async (req, res) => {
-    res.json(await hands.release(callerOf(res), lease(req, res)));
+    res.json(await hands.workers.release(callerOf(res), lease(req, res)));
   });
 
   router.post('/v1/workers/dispatches/:id/complete', async (req, res) => {
@@ -117,14 +122,14 @@ export function handRoutes(deps: HandRouteDeps): Router {
       traceparent: _traceparent,
       ...result
     } = parseOrThrow(CompleteRequest, jsonBody(req));
-    const [outcome] = await hands.complete(callerOf(res), workerId, [{ dispatch_id: id, ...result }]);
+    const [outcome] = await hands.workers.complete(callerOf(res), workerId, [{ dispatch_id: id, ...result }]);
     if (outcome && 'error' in outcome) throw new WireError('conflict', outcome.error.message);
     res.json({ state: 'done' });
   });
 
   router.post('/v1/workers/complete', async (req, res) => {
     const body = parseOrThrow(BatchCompleteRequest, jsonBody(req));
-    res.json({ results: await hands.complete(callerOf(res), body.worker_id, body.results) });
+    res.json({ results: await hands.workers.complete(callerOf(res), body.worker_id, body.results) });
   });
 
   return router;
