@@ -9,10 +9,13 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { TEST_SERVER_URL } from '../testing/index.js';
 import { busThroughput } from './bus-throughput.js';
+import { claim } from './claim.js';
+import { dispatchStart } from './dispatch-start.js';
 import { deliver } from './deliver.js';
 import { fanout } from './fanout.js';
 import { footprint } from './footprint.js';
 import { httpAuth } from './http-auth.js';
+import { noisyNeighbour } from './noisy-neighbour.js';
 import { formatResult, type BenchOptions, type BenchResult } from './lib/report.js';
 import { ensureTemplate } from './lib/setup.js';
 import { waitForQuiet } from './lib/quiet.js';
@@ -35,11 +38,20 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<BenchResult>
   'session-append': sessionAppend,
   'session-open': sessionOpen,
   'turn-overhead': turnOverhead,
+  claim,
+  'dispatch-start': dispatchStart,
+  'noisy-neighbour': noisyNeighbour,
 };
 
 const RUNTIME = ['session-append', 'session-open', 'turn-overhead'];
-const BROKER = Object.keys(BENCHMARKS).filter((name) => !RUNTIME.includes(name));
-const GROUPS: Record<string, string[]> = { broker: BROKER, runtime: RUNTIME, all: [...BROKER, ...RUNTIME] };
+const HANDS = ['claim', 'dispatch-start', 'noisy-neighbour'];
+const BROKER = Object.keys(BENCHMARKS).filter((name) => !RUNTIME.includes(name) && !HANDS.includes(name));
+const GROUPS: Record<string, string[]> = {
+  broker: BROKER,
+  runtime: RUNTIME,
+  hands: HANDS,
+  all: [...BROKER, ...RUNTIME, ...HANDS],
+};
 
 function usage(): string {
   return `usage: npm run bench -- NAME... [--seconds N]
