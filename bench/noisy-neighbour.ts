@@ -108,12 +108,14 @@ export async function noisyNeighbour(options: BenchOptions): Promise<BenchResult
       const accepted = performance.now() - started;
       const wait = (await starts) - started;
       bStarted = null;
-      // Diagnostic on the database's clock: A's dispatches whose claim transaction began after B's
-      // dispatch had surely committed (its transaction's start plus the whole request's time) and
-      // before B started. Such a claim's pick saw B, so the fairness rule says there are none.
+      // Diagnostic on the database's clock: A's dispatches started while A had one running
+      // (running_at_start > 0: only A's run before B starts), by a claim transaction that began
+      // after B's dispatch had surely committed (its transaction's start plus the whole request's
+      // time), and before B. Such a pick saw B idle and A busy: the fairness rule says none. (When
+      // A's runs all end together A is idle too, and its older head rightly goes first.)
       const overtaken = await sql.query<{ n: number }>(
         `SELECT count(*)::integer AS n FROM hand_dispatches a, hand_dispatches b
-          WHERE b.id = $1 AND a.dispatcher = 'noisy' AND a.started_at < b.started_at
+          WHERE b.id = $1 AND a.dispatcher = 'noisy' AND a.started_at < b.started_at AND a.running_at_start > 0
             AND a.started_at > b.submitted_at + make_interval(secs => $2)`,
         [reply.body.dispatch_id, accepted / 1000],
       );
@@ -165,7 +167,7 @@ export async function noisyNeighbour(options: BenchOptions): Promise<BenchResult
       notes: [
         `B's wait: mean ${ms(w.mean)}, p90 ${ms(w.p90)}, min ${ms(w.min)}; ${WARMUP_TRIALS} warm-up trials not counted`,
         "after B starts, A's queued rest is ended in SQL (as an abort would) and the running ones finish before the next trial",
-        "the diagnostic compares database timestamps: started_at is the claim transaction's start and B counts as committed from its dispatch transaction's start plus its whole request time (an upper bound), so only claims that certainly saw B are counted",
+        "the diagnostic compares database timestamps: started_at is the claim transaction's start and B counts as committed from its dispatch transaction's start plus its whole request time (an upper bound), so only claims that certainly saw B are counted; an A start with nothing of A's running (its runs all ended at once) is fair and not counted",
       ],
     };
   });
