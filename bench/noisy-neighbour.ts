@@ -109,14 +109,18 @@ export async function noisyNeighbour(options: BenchOptions): Promise<BenchResult
       const seen = (await sql.query<{ t: string }>('SELECT now()::text AS t')).rows[0]?.t;
       const wait = (await starts) - started;
       bStarted = null;
-      // Diagnostic on the database's clock alone: A's dispatches started while A had one running
-      // (running_at_start > 0: only A's run before B starts), by a claim transaction begun after
-      // `seen`, and before B. Such a pick saw B idle and A busy: the fairness rule says none.
-      // (When A's runs all end together A is idle too, and its older head rightly goes first.)
+      // Diagnostic on the database's clock alone: A's dispatches started by a claim transaction
+      // begun after `seen` and before B's, while another A dispatch was running from before that
+      // start until after B's claim began (so A was busy when the pick was made). Such a pick saw
+      // B idle and A busy: the fairness rule says none. (When A's runs all end together A is
+      // idle too, and its older head rightly goes first; a claim's running total is read one
+      // statement before its pick, so it cannot tell this alone.)
       const overtaken = await sql.query<{ n: number }>(
         `SELECT count(*)::integer AS n FROM hand_dispatches a, hand_dispatches b
-          WHERE b.id = $1 AND a.dispatcher = 'noisy' AND a.started_at < b.started_at AND a.running_at_start > 0
-            AND a.started_at > $2::timestamptz`,
+          WHERE b.id = $1 AND a.dispatcher = 'noisy' AND a.started_at > $2::timestamptz AND a.started_at < b.started_at
+            AND EXISTS (SELECT 1 FROM hand_dispatches y
+                         WHERE y.dispatcher = 'noisy' AND y.id <> a.id AND y.started_at < a.started_at
+                           AND (y.finished_at IS NULL OR y.finished_at > b.started_at))`,
         [reply.body.dispatch_id, seen],
       );
       // End A's queued rest (as an abort would) and let the running ones finish.
@@ -167,7 +171,7 @@ export async function noisyNeighbour(options: BenchOptions): Promise<BenchResult
       notes: [
         `B's wait: mean ${ms(w.mean)}, p90 ${ms(w.p90)}, min ${ms(w.min)}; ${WARMUP_TRIALS} warm-up trials not counted`,
         "after B starts, A's queued rest is ended in SQL (as an abort would) and the running ones finish before the next trial",
-        "the diagnostic compares database timestamps only: started_at is the claim transaction's start, and B counts as committed from the start of a transaction begun after B's 202 reply; an A start with nothing of A's running (its runs all ended at once) is fair and not counted",
+        "the diagnostic compares database timestamps only: started_at is the claim transaction's start, finished_at the completion's; B counts as committed from the start of a transaction begun after B's 202 reply, and A as busy when one of its runs began before the A start in question and ended after B's claim began",
       ],
     };
   });
