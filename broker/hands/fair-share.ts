@@ -1,6 +1,6 @@
 /**
  * The fairness rule of SPEC section 6, the one definition of which queued dispatch a claim starts.
- * The claim function in migration 0006 applies the same rule in SQL; a property test checks that
+ * The claim function `nexus_claim` (latest in migration 0009) applies the same rule in SQL; a property test checks that
  * the two agree on random pools (B.73). docs/hands.md has the proof sketch of the invariant.
  */
 
