@@ -1,7 +1,7 @@
 /**
  * `claim`: claim + complete of 20,000 pre-enqueued no-op dispatches from 5 dispatching aspects,
  * N = H = slots, at 4 and 8 slots, one broker. Measured at the SQL level (the broker's own data
- * access, `claim()` and `completeLeases()` of broker/hands/hands-sql.ts, from `slots` pg clients)
+ * access, `claim()` and `completeLeases()` of broker/hands/lease-sql.ts, from `slots` pg clients)
  * and through the API (a real broker process, `POST /v1/workers/claim {max: K}` and batched
  * `POST /v1/workers/complete`, B.74). Baselines in the same run on the same database:
  * graphile-worker 0.17.3 with concurrency = slots and a no-op task, and raw `FOR UPDATE SKIP
@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import type { Runner } from 'graphile-worker';
 import { ClaimGate } from '../broker/hands/claim-gate.js';
-import { claim as claimSql, completeLeases } from '../broker/hands/hands-sql.js';
+import { claim as claimSql, completeLeases } from '../broker/hands/lease-sql.js';
 import { createLogger } from '../platform/index.js';
 import { measureCpu, type CpuUse } from './lib/cpu.js';
 import {

@@ -6,7 +6,7 @@
  * never a claim.
  */
 import type { Logger } from '../../platform/index.js';
-import type { ClaimedRow, Claimer } from './hands-sql.js';
+import type { ClaimedRow, Claimer } from './lease-sql.js';
 
 interface Waiter extends Claimer {
   deadline: number;

@@ -1,7 +1,7 @@
 import type { Duty } from '../duties/duty-runner.js';
 import type { Notifier } from '../db/notifier.js';
 import type { BrokerMetrics } from '../observability/broker-metrics.js';
-import { countQueueAndRunning, sweepLeases } from './hands-sql.js';
+import { countQueueAndRunning, sweepLeases } from './lease-sql.js';
 import { HANDS_CHANNEL, type HandService } from './hand-service.js';
 
 /** Lock keys of the Hands duties (the foundation's are 7_230_00x). */

@@ -30,7 +30,7 @@ import { persistMessage } from '../bus/messages-sql.js';
 import { bodyHash } from '../bus/canonical-json.js';
 import type { BrokerMetrics } from '../observability/broker-metrics.js';
 import type { EventService } from '../events/event-service.js';
-import * as sql from './hands-sql.js';
+import * as sql from './dispatch-sql.js';
 import { HANDS_CHANNEL, announceEnded, envelope } from './results.js';
 
 export { HANDS_CHANNEL };

@@ -3,7 +3,7 @@ import type { HandStatus, ResultEnvelope } from '../../protocol/index.js';
 import type { DeliveryAnnouncer } from '../bus/send.js';
 import type { EventService } from '../events/event-service.js';
 import type { BrokerMetrics } from '../observability/broker-metrics.js';
-import type { EndedDispatch } from './hands-sql.js';
+import type { EndedDispatch } from './dispatch-sql.js';
 
 /** Claimers wake on this channel: something was queued or a running slot was freed. */
 export const HANDS_CHANNEL = 'nexus_hands';

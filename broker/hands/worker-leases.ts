@@ -15,7 +15,7 @@ import type { Principal } from '../auth/principal.js';
 import { withDatabaseRetry } from '../db/retry.js';
 import type { WorkerLease } from '../credentials/dispatch-lease.js';
 import { ClaimGate } from './claim-gate.js';
-import * as sql from './hands-sql.js';
+import * as sql from './lease-sql.js';
 import { HANDS_CHANNEL, announceEnded, type ResultDeps } from './results.js';
 import type { HandServiceDeps } from './hand-service.js';
 

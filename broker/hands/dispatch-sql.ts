@@ -1,4 +1,8 @@
-/** Data access for Hands: every query of the dispatch queue (schema in migration 0006). */
+/**
+ * Data access for the dispatcher's side of Hands: targets, the queue bound, queueing a dispatch,
+ * ending or aborting it, the queue and limits views (schema in migrations 0006 and 0007). The
+ * worker's side (claims, leases, completion, the sweep) is in lease-sql.ts.
+ */
 import type pg from 'pg';
 import type { Queryable } from '../db/pool.js';
 
@@ -159,178 +163,11 @@ export async function dispatchForMessage(
   return rows[0] ?? null;
 }
 
-export interface Claimer {
-  workerId: string;
-  tokenId: string;
-  max: number;
-}
-
-export interface ClaimedRow {
-  claimer: number;
-  dispatch_id: string;
-  attempt: number;
-  deadline_at: Date;
-  running_at_start: number;
-  target: string;
-  hand: string;
-  dispatcher: string;
-  content: string;
-  input: unknown;
-  thread_id: string;
-  hand_definition: Record<string, unknown>;
-  traceparent: string | null;
-  submitted_at: Date;
-  provider: Record<string, unknown> | null;
-  identity: Record<string, unknown> | null;
-  script: unknown;
-}
-
-/**
- * One claim transaction for a gathered group of claimers (B.73): the claim commits in the first
- * statement; the details of what it started are read after, outside the pool lock. The hot
- * statements here are named, so each connection parses them once (B.73: prepared statements).
- */
-export async function claim(db: Queryable, claimers: Claimer[], leaseS: number): Promise<ClaimedRow[]> {
-  const { rows: picked } = await db.query<{ claimer: number; dispatch_id: string; running_at_start: number }>(
-    {
-      name: 'nexus_claim',
-      text: 'SELECT claimer, dispatch_id, running_at_start FROM nexus_claim($1, $2, $3, $4)',
-      values: [
-        claimers.map((c) => c.workerId),
-        claimers.map((c) => c.tokenId),
-        claimers.map((c) => c.max),
-        leaseS,
-      ],
-    },
-  );
-  if (picked.length === 0) return [];
-  try {
-    return await claimedDetails(db, picked);
-  } catch (err) {
-    // The claim committed but cannot be answered: hand the dispatches back now, so they do not
-    // wait for their leases to expire and lose their retry.
-    await Promise.all(
-      picked.map((p) =>
-        db
-          .query(
-            'SELECT * FROM nexus_release($1, $2, $3, (SELECT attempt FROM hand_running WHERE dispatch_id = $1))',
-            [p.dispatch_id, claimers[p.claimer - 1]?.tokenId, claimers[p.claimer - 1]?.workerId],
-          )
-          .catch(() => undefined),
-      ),
-    );
-    throw err;
-  }
-}
-
-async function claimedDetails(
-  db: Queryable,
-  picked: { claimer: number; dispatch_id: string; running_at_start: number }[],
-): Promise<ClaimedRow[]> {
-  const { rows } = await db.query<Omit<ClaimedRow, 'claimer' | 'running_at_start'>>({
-    name: 'hand_claimed_details',
-    text: `SELECT d.id AS dispatch_id, d.attempt, d.deadline_at, d.target, d.hand, d.dispatcher, d.content, d.input,
-                  d.thread_id, d.hand_definition, d.traceparent, d.submitted_at,
-                  a.config->'provider' AS provider, a.identity, a.script
-             FROM hand_dispatches d LEFT JOIN aspects a ON a.name = d.target
-            WHERE d.id = ANY ($1::bigint[])`,
-    values: [picked.map((p) => p.dispatch_id)],
-  });
-  const byId = new Map(rows.map((r) => [r.dispatch_id, r]));
-  return picked.map((p) => ({ ...(byId.get(p.dispatch_id) as ClaimedRow), ...p }));
-}
-
-export interface LeaseKey {
-  dispatchId: string;
-  tokenId: string;
-  workerId: string;
-  attempt: number;
-}
-
-/** Renews a lease; null if it is no longer this worker's. `abort` is set past the deadline too. */
-export async function renewLease(
-  db: Queryable,
-  lease: LeaseKey,
-  leaseS: number,
-): Promise<{ abort: boolean } | null> {
-  const { rows } = await db.query<{ abort: boolean }>(
-    `UPDATE hand_running r SET lease_expires_at = now() + $5 * interval '1 second'
-       FROM hand_dispatches d
-      WHERE r.dispatch_id = $1 AND r.token_id = $2 AND r.worker_id = $3 AND r.attempt = $4 AND d.id = r.dispatch_id
-      RETURNING (d.abort_requested OR r.deadline_at <= now()) AS abort`,
-    [lease.dispatchId, lease.tokenId, lease.workerId, lease.attempt, leaseS],
-  );
-  return rows[0] ?? null;
-}
-
-/**
- * Hands a dispatch back to the queue without using its retry (SIGTERM, B.75); one that was asked
- * to stop, or whose target is stayed down, ends `aborted` instead. null if the lease is not held.
- */
-export async function releaseLease(
-  db: Queryable,
-  lease: LeaseKey,
-): Promise<{ ended: EndedDispatch | null } | null> {
-  const { rows } = await db.query<{ released: boolean } & Partial<PostedMessage>>(
-    'SELECT * FROM nexus_release($1, $2, $3, $4)',
-    [lease.dispatchId, lease.tokenId, lease.workerId, lease.attempt],
-  );
-  const row = rows[0];
-  if (!row?.released) return null;
-  if (!row.message_id) return { ended: null };
-  const owner = await db.query<{ target: string; hand: string }>(
-    'SELECT target, hand FROM hand_dispatches WHERE id = $1',
-    [lease.dispatchId],
-  );
-  return {
-    ended: {
-      ...(row as PostedMessage),
-      dispatch_id: lease.dispatchId,
-      ...(owner.rows[0] as { target: string; hand: string }),
-    },
-  };
-}
-
-export interface Completion {
-  dispatchId: string;
-  attempt: number;
-  envelope: Record<string, unknown>;
-}
-
 /** A dispatch that just ended, and the `hand_result` that says so. */
 export interface EndedDispatch extends PostedMessage {
   dispatch_id: string;
   target: string;
   hand: string;
-}
-
-export interface CompletedRow extends EndedDispatch {
-  submitted_at: Date;
-  started_at: Date;
-}
-
-/**
- * Completes dispatches whose leases this worker holds, in one statement: the running rows go, each
- * dispatch ends with its envelope and the `hand_result` is posted. Leases not held return nothing.
- */
-export async function completeLeases(
-  db: Queryable,
-  tokenId: string,
-  workerId: string,
-  items: Completion[],
-): Promise<CompletedRow[]> {
-  const { rows } = await db.query<CompletedRow>({
-    name: 'nexus_complete',
-    text: 'SELECT * FROM nexus_complete($1, $2, $3, $4, $5)',
-    values: [
-      tokenId,
-      workerId,
-      items.map((i) => i.dispatchId),
-      items.map((i) => i.attempt),
-      items.map((i) => JSON.stringify(i.envelope)),
-    ],
-  });
-  return rows;
 }
 
 /** Ends queued dispatches at once with `envelope` (abort, stay-down); returns what it ended. */
@@ -465,55 +302,4 @@ export async function writeLimits(
        SET n = coalesce($1::integer, hand_limits.n), h = CASE WHEN $4::boolean THEN $2::integer ELSE hand_limits.h END`,
     [change.n ?? null, change.h ?? null, defaultN, change.h !== undefined],
   );
-}
-
-/** The credential seam (broker/credentials/dispatch-lease.ts): the target of a held lease. */
-export async function heldLeaseTarget(db: Queryable, lease: LeaseKey): Promise<string | null> {
-  const { rows } = await db.query<{ target: string }>(
-    `SELECT target FROM hand_running
-      WHERE dispatch_id = $1 AND token_id = $2 AND worker_id = $3 AND attempt = $4`,
-    [lease.dispatchId, lease.tokenId, lease.workerId, lease.attempt],
-  );
-  return rows[0]?.target ?? null;
-}
-
-export interface SweepResult {
-  requeued: number;
-  ended: EndedDispatch[];
-}
-
-/** The lease duty's statement (B.16, B.75), then which dispatches the results it posted belong to. */
-export async function sweepLeases(db: Queryable, graceS: number): Promise<SweepResult> {
-  const { rows } = await db.query<
-    { requeued: number; message_id: string | null } & Omit<PostedMessage, 'message_id'>
-  >('SELECT * FROM nexus_hand_sweep($1)', [graceS]);
-  const posted = rows.filter((r): r is typeof r & { message_id: string } => r.message_id !== null);
-  const requeued = rows.reduce((sum, r) => sum + r.requeued, 0);
-  if (posted.length === 0) return { requeued, ended: [] };
-  const { rows: owners } = await db.query<{
-    id: string;
-    target: string;
-    hand: string;
-    result_message_id: string;
-  }>(
-    `SELECT d.id, d.target, d.hand, m.id AS result_message_id
-       FROM messages m JOIN hand_dispatches d ON d.message_id = m.reply_to
-      WHERE m.id = ANY ($1::bigint[])`,
-    [posted.map((p) => p.message_id)],
-  );
-  const byMessage = new Map(owners.map((o) => [o.result_message_id, o]));
-  return {
-    requeued,
-    ended: posted.flatMap((p) => {
-      const owner = byMessage.get(p.message_id);
-      return owner ? [{ ...p, dispatch_id: owner.id, target: owner.target, hand: owner.hand }] : [];
-    }),
-  };
-}
-
-export async function countQueueAndRunning(db: Queryable): Promise<{ queued: number; running: number }> {
-  const { rows } = await db.query<{ queued: number; running: number }>(
-    `SELECT (SELECT count(*)::integer FROM hand_queue) AS queued, (SELECT count(*)::integer FROM hand_running) AS running`,
-  );
-  return rows[0] as { queued: number; running: number };
 }
