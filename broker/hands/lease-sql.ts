@@ -33,58 +33,22 @@ export interface ClaimedRow {
 }
 
 /**
- * One claim transaction for a gathered group of claimers (B.73): the claim commits in the first
- * statement; the details of what it started are read after, outside the pool lock. The hot
- * statements here are named, so each connection parses them once (B.73: prepared statements).
+ * One claim transaction for a gathered group of claimers (B.73), in one round trip: `nexus_claim`
+ * (migration 0010) takes the pool lock, starts what the fairness rule allows and returns what each
+ * worker needs to run it.
  */
 export async function claim(db: Queryable, claimers: Claimer[], leaseS: number): Promise<ClaimedRow[]> {
-  const { rows: picked } = await db.query<{ claimer: number; dispatch_id: string; running_at_start: number }>(
-    {
-      name: 'nexus_claim',
-      text: 'SELECT claimer, dispatch_id, running_at_start FROM nexus_claim($1, $2, $3, $4)',
-      values: [
-        claimers.map((c) => c.workerId),
-        claimers.map((c) => c.tokenId),
-        claimers.map((c) => c.max),
-        leaseS,
-      ],
-    },
-  );
-  if (picked.length === 0) return [];
-  try {
-    return await claimedDetails(db, picked);
-  } catch (err) {
-    // The claim committed but cannot be answered: hand the dispatches back now, so they do not
-    // wait for their leases to expire and lose their retry.
-    await Promise.all(
-      picked.map((p) =>
-        db
-          .query(
-            'SELECT * FROM nexus_release($1, $2, $3, (SELECT attempt FROM hand_running WHERE dispatch_id = $1))',
-            [p.dispatch_id, claimers[p.claimer - 1]?.tokenId, claimers[p.claimer - 1]?.workerId],
-          )
-          .catch(() => undefined),
-      ),
-    );
-    throw err;
-  }
-}
-
-async function claimedDetails(
-  db: Queryable,
-  picked: { claimer: number; dispatch_id: string; running_at_start: number }[],
-): Promise<ClaimedRow[]> {
-  const { rows } = await db.query<Omit<ClaimedRow, 'claimer' | 'running_at_start'>>({
-    name: 'hand_claimed_details',
-    text: `SELECT d.id AS dispatch_id, d.attempt, d.deadline_at, d.target, d.hand, d.dispatcher, d.content, d.input,
-                  d.thread_id, d.hand_definition, d.traceparent, d.submitted_at,
-                  a.config->'provider' AS provider, a.identity, a.script
-             FROM hand_dispatches d LEFT JOIN aspects a ON a.name = d.target
-            WHERE d.id = ANY ($1::bigint[])`,
-    values: [picked.map((p) => p.dispatch_id)],
+  const { rows } = await db.query<ClaimedRow>({
+    name: 'nexus_claim',
+    text: 'SELECT * FROM nexus_claim($1, $2, $3, $4)',
+    values: [
+      claimers.map((c) => c.workerId),
+      claimers.map((c) => c.tokenId),
+      claimers.map((c) => c.max),
+      leaseS,
+    ],
   });
-  const byId = new Map(rows.map((r) => [r.dispatch_id, r]));
-  return picked.map((p) => ({ ...(byId.get(p.dispatch_id) as ClaimedRow), ...p }));
+  return rows;
 }
 
 export interface LeaseKey {
