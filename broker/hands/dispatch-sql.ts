@@ -3,7 +3,6 @@
  * ending or aborting it, the queue and limits views (schema in migrations 0006 and 0007). The
  * worker's side (claims, leases, completion, the sweep) is in lease-sql.ts.
  */
-import type pg from 'pg';
 import type { Queryable } from '../db/pool.js';
 
 export type { Queryable };
@@ -31,42 +30,6 @@ export async function readTarget(db: Queryable, name: string): Promise<TargetRow
   return rows[0] ?? null;
 }
 
-/**
- * Serialises dispatches to one Hand for the rest of the transaction, so the queue bound holds
- * exactly, then counts what is queued for it (up to `limit`).
- */
-export async function lockAndCountQueued(
-  client: pg.PoolClient,
-  target: string,
-  hand: string,
-  limit: number,
-): Promise<number> {
-  await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('nexus.hand:' || $1 || '/' || $2, 0))`, [
-    target,
-    hand,
-  ]);
-  const { rows } = await client.query<{ n: number }>(
-    `SELECT count(*)::integer AS n FROM (
-       SELECT 1 FROM hand_queue WHERE target = $1 AND hand = $2 LIMIT $3) q`,
-    [target, hand, limit],
-  );
-  return rows[0]?.n ?? 0;
-}
-
-/** Seconds until the first running dispatch of a Hand reaches its deadline (B.77's retry_after_s). */
-export async function oldestRunningRemainingS(
-  db: Queryable,
-  target: string,
-  hand: string,
-): Promise<number | null> {
-  const { rows } = await db.query<{ remaining: number | null }>(
-    `SELECT extract(epoch FROM min(deadline_at) - now())::float8 AS remaining
-       FROM hand_running WHERE target = $1 AND hand = $2`,
-    [target, hand],
-  );
-  return rows[0]?.remaining ?? null;
-}
-
 /** A dispatch answered earlier for the same idempotency key (B.77), with the body hash it had. */
 export async function priorDispatch(
   db: Queryable,
@@ -80,76 +43,60 @@ export async function priorDispatch(
   return rows[0] ?? null;
 }
 
-/** Whether the target is stayed down, read with a share lock so a concurrent shutdown waits (B.15). */
-export async function lockTargetStayDown(client: pg.PoolClient, target: string): Promise<boolean> {
-  const { rows } = await client.query<{ stay_down: boolean }>(
-    'SELECT stay_down FROM aspects WHERE name = $1 FOR SHARE',
-    [target],
-  );
-  return rows[0]?.stay_down ?? false;
-}
-
 export interface NewDispatch {
+  sender: string;
+  admin: boolean;
+  threadId: string | null;
   target: string;
   hand: string;
-  dispatcher: string;
-  threadId: string;
-  messageId: string;
   content: string;
   input: unknown;
+  traceparent: string | null;
+  idempotencyKey: string | null;
+  bodyHash: string;
+  /** 0: no bound. */
+  queueLimit: number;
   deadlineS: number;
   handDefinition: Record<string, unknown>;
   handConcurrency: number;
   targetConcurrency: number;
-  traceparent: string | null;
 }
 
-export async function insertDispatch(client: pg.PoolClient, d: NewDispatch): Promise<string> {
-  const { rows } = await client.query<{ id: string }>(
-    `WITH d AS (
-       INSERT INTO hand_dispatches (id, target, hand, dispatcher, thread_id, message_id, content, input,
-                                    deadline_s, hand_definition, traceparent)
-       VALUES (nextval('dispatch_ids'), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-       RETURNING id, dispatcher, target, hand)
-     INSERT INTO hand_queue (dispatch_id, dispatcher, target, hand)
-     SELECT id, dispatcher, target, hand FROM d
-     RETURNING dispatch_id AS id`,
-    [
+export type QueueOutcome =
+  | { outcome: 'queued' | 'repeated'; dispatch_id: string; thread_id: string; message_id: string }
+  | { outcome: 'key_used'; message_id: string }
+  | { outcome: 'stay_down' }
+  | { outcome: 'busy'; retry_after_s: number | null };
+
+/**
+ * Queues a dispatch in one statement (`nexus_dispatch`, migration 0011): the stay-down share lock,
+ * the queue bound, the `hand` message (the B.1 send), the dispatch and its queue row. A refusal
+ * (`stay_down`, `busy`) writes nothing; the send's own refusals are raised as database errors.
+ */
+export async function queueDispatch(db: Queryable, d: NewDispatch): Promise<QueueOutcome> {
+  const { rows } = await db.query<QueueOutcome>({
+    name: 'nexus_dispatch',
+    text: `SELECT outcome, dispatch_id::text, thread_id::text, message_id::text, retry_after_s
+             FROM nexus_dispatch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+    values: [
+      d.sender,
+      d.admin,
+      d.threadId,
       d.target,
       d.hand,
-      d.dispatcher,
-      d.threadId,
-      d.messageId,
       d.content,
       d.input === undefined ? null : JSON.stringify(d.input),
+      d.traceparent,
+      d.idempotencyKey,
+      d.bodyHash,
+      d.queueLimit,
       d.deadlineS,
       JSON.stringify(d.handDefinition),
-      d.traceparent,
+      d.handConcurrency,
+      d.targetConcurrency,
     ],
-  );
-  await client.query(
-    `WITH hand AS (
-       INSERT INTO hand_caps (target, hand, concurrency) VALUES ($1, $2, $3)
-       ON CONFLICT (target, hand) DO UPDATE SET concurrency = EXCLUDED.concurrency
-        WHERE hand_caps.concurrency <> EXCLUDED.concurrency)
-     INSERT INTO hand_target_caps (target, hand_concurrency) VALUES ($1, $4)
-     ON CONFLICT (target) DO UPDATE SET hand_concurrency = EXCLUDED.hand_concurrency
-      WHERE hand_target_caps.hand_concurrency <> EXCLUDED.hand_concurrency`,
-    [d.target, d.hand, d.handConcurrency, d.targetConcurrency],
-  );
-  return (rows[0] as { id: string }).id;
-}
-
-/** A thread the dispatch itself created has its dispatcher as participant, so it can read it. */
-export async function addParticipant(
-  client: pg.PoolClient,
-  threadId: string,
-  participant: string,
-): Promise<void> {
-  await client.query(
-    'INSERT INTO thread_participants (thread_id, participant) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-    [threadId, participant],
-  );
+  });
+  return rows[0] as QueueOutcome;
 }
 
 export async function dispatchForMessage(

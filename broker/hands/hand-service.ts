@@ -20,13 +20,11 @@ import {
 import type { Logger } from '../../platform/index.js';
 import type { Principal } from '../auth/principal.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { withTransaction } from '../db/pool.js';
 import { withDatabaseRetry } from '../db/retry.js';
 import type { Notifier } from '../db/notifier.js';
 import type { HandSettings } from '../config.js';
 import type { DeliveryAnnouncer } from '../bus/send.js';
 import { refusalFromDatabase } from '../bus/send.js';
-import { persistMessage } from '../bus/messages-sql.js';
 import { bodyHash } from '../bus/canonical-json.js';
 import type { BrokerMetrics } from '../observability/broker-metrics.js';
 import type { EventService } from '../events/event-service.js';
@@ -36,11 +34,17 @@ import { HANDS_CHANNEL, announceEnded, envelope } from './results.js';
 export { HANDS_CHANNEL };
 import { WorkerLeases } from './worker-leases.js';
 
-/** A refusal raised inside the dispatch transaction, so it rolls back and stores nothing. */
-class Refused extends Error {
-  constructor(readonly result: ResultEnvelope) {
-    super(result.summary);
-  }
+function stayDown(target: string): ResultEnvelope {
+  return envelope('aborted', `${target} is shut down (stay-down)`, { detail: { reason: 'stay_down' } });
+}
+
+function queuedReply(queued: { dispatch_id: string; thread_id: string; message_id: string }): DispatchReply {
+  return {
+    dispatch_id: queued.dispatch_id,
+    state: 'queued',
+    thread_id: queued.thread_id,
+    message_id: queued.message_id,
+  };
 }
 
 export interface HandServiceDeps {
@@ -121,30 +125,62 @@ export class HandService {
     const checked = await this.check(caller, request);
     if ('status' in checked) return refuse(checked);
     const { hand, targetConcurrency } = checked;
+    const { idempotency_key: key, ...body } = request;
+    let queued: sql.QueueOutcome;
     try {
-      const queued = await withDatabaseRetry(() => this.enqueue(caller, request, hand, targetConcurrency));
-      if (queued.created) {
-        this.deps.announcer.announce({
-          id: queued.reply.message_id,
-          threadId: queued.reply.thread_id,
-          recipients: [request.target],
-        });
-        this.deps.notifier.notify(HANDS_CHANNEL, { queued: [queued.reply.dispatch_id] });
-        this.deps.events.recordLater([
-          {
-            aspect: request.target,
-            kind: 'hand.queued',
-            threadId: queued.reply.thread_id,
-            data: { dispatch_id: queued.reply.dispatch_id, hand: request.hand, dispatcher: caller.address },
-          },
-        ]);
-        this.workers.kick();
-      }
-      return { status: queued.created ? 202 : 200, reply: queued.reply };
+      queued = await withDatabaseRetry(() =>
+        sql.queueDispatch(this.deps.db, {
+          sender: caller.address as string,
+          admin: caller.admin,
+          threadId: request.thread_id ?? null,
+          target: request.target,
+          hand: request.hand,
+          content: request.content,
+          input: request.input,
+          traceparent: request.traceparent ?? null,
+          // A namespace of its own, so a dispatch key never collides with a message key (B.77).
+          idempotencyKey: key === undefined ? null : `hand:${key}`,
+          bodyHash: key === undefined ? '' : bodyHash(body),
+          queueLimit: this.deps.settings.queueLimit,
+          deadlineS: Math.min(request.deadline_s ?? hand.timeout_s, MAX_DEADLINE_S),
+          handDefinition: hand,
+          handConcurrency: hand.concurrency,
+          targetConcurrency,
+        }),
+      );
     } catch (err) {
-      if (err instanceof Refused) return refuse(err.result);
       throw refusalFromDatabase(err) ?? err;
     }
+    switch (queued.outcome) {
+      case 'stay_down':
+        // Seen under the share lock: a shutdown racing this dispatch (B.15).
+        return refuse(stayDown(request.target));
+      case 'busy':
+        return refuse(this.busy(request, queued.retry_after_s));
+      case 'key_used':
+        throw new WireError('conflict', 'idempotency_key was already used for a message');
+      case 'repeated':
+        // A concurrent repeat that committed first.
+        return { status: 200, reply: queuedReply(queued) };
+      case 'queued':
+        break;
+    }
+    this.deps.announcer.announce({
+      id: queued.message_id,
+      threadId: queued.thread_id,
+      recipients: [request.target],
+    });
+    this.deps.notifier.notify(HANDS_CHANNEL, { queued: [queued.dispatch_id] });
+    this.deps.events.recordLater([
+      {
+        aspect: request.target,
+        kind: 'hand.queued',
+        threadId: queued.thread_id,
+        data: { dispatch_id: queued.dispatch_id, hand: request.hand, dispatcher: caller.address },
+      },
+    ]);
+    this.workers.kick();
+    return { status: 202, reply: queuedReply(queued) };
   }
 
   /** The first reply for this sender's idempotency key, if there was one; 409 for another body. */
@@ -175,10 +211,7 @@ export class HandService {
       return envelope('unknown_hand', `${request.target} is not a registered aspect`, {
         detail: { reason: 'unknown aspect', available: [] },
       });
-    if (target.stay_down)
-      return envelope('aborted', `${request.target} is shut down (stay-down)`, {
-        detail: { reason: 'stay_down' },
-      });
+    if (target.stay_down) return stayDown(request.target);
     const hands = HandDeclaration.array().safeParse(target.config.hands ?? []);
     const declared = hands.success ? hands.data : [];
     const hand = declared.find((h) => h.name === request.hand);
@@ -205,90 +238,11 @@ export class HandService {
     return { hand, targetConcurrency };
   }
 
-  private async enqueue(
-    caller: Principal,
-    request: DispatchRequest,
-    hand: HandDeclaration,
-    targetConcurrency: number,
-  ): Promise<{ created: boolean; reply: Extract<DispatchReply, { state: 'queued' }> }> {
-    const { queueLimit } = this.deps.settings;
-    return withTransaction(this.deps.db, async (client) => {
-      // Checked again under a share lock: a shutdown racing this dispatch either waits for it (and
-      // then ends it with the other queued ones) or is seen here (B.15).
-      if (await sql.lockTargetStayDown(client, request.target))
-        throw new Refused(
-          envelope('aborted', `${request.target} is shut down (stay-down)`, {
-            detail: { reason: 'stay_down' },
-          }),
-        );
-      if (queueLimit > 0) {
-        const queued = await sql.lockAndCountQueued(client, request.target, request.hand, queueLimit);
-        if (queued >= queueLimit) throw new Refused(await this.busy(client, request));
-      }
-      const { idempotency_key: key, ...body } = request;
-      const message = await persistMessage(client, {
-        sender: caller.address as string,
-        admin: caller.admin,
-        threadId: request.thread_id ?? null,
-        to: [request.target],
-        kind: 'hand',
-        hand: request.hand,
-        content: request.content,
-        input: request.input,
-        replyTo: null,
-        traceparent: request.traceparent ?? null,
-        // A namespace of its own, so a dispatch key never collides with a message key (B.77).
-        idempotencyKey: key === undefined ? null : `hand:${key}`,
-        bodyHash: key === undefined ? '' : bodyHash(body),
-        removeSelf: false,
-        addParticipants: false,
-      });
-      if (message.repeated) {
-        // A concurrent repeat that committed first.
-        const first = await sql.dispatchForMessage(client, message.id);
-        if (!first) throw new WireError('conflict', 'idempotency_key was already used for a message');
-        return {
-          created: false,
-          reply: {
-            dispatch_id: first.id,
-            state: 'queued',
-            thread_id: message.thread_id,
-            message_id: message.id,
-          },
-        };
-      }
-      if (request.thread_id === undefined)
-        await sql.addParticipant(client, message.thread_id, caller.address as string);
-      const id = await sql.insertDispatch(client, {
-        target: request.target,
-        hand: request.hand,
-        dispatcher: caller.address as string,
-        threadId: message.thread_id,
-        messageId: message.id,
-        content: request.content,
-        input: request.input,
-        deadlineS: Math.min(request.deadline_s ?? hand.timeout_s, MAX_DEADLINE_S),
-        handDefinition: hand,
-        handConcurrency: hand.concurrency,
-        targetConcurrency,
-        traceparent: request.traceparent ?? null,
-      });
-      return {
-        created: true,
-        reply: { dispatch_id: id, state: 'queued', thread_id: message.thread_id, message_id: message.id },
-      };
-    });
-  }
-
-  private async busy(client: pg.PoolClient, request: DispatchRequest): Promise<ResultEnvelope> {
-    const remaining = await sql.oldestRunningRemainingS(client, request.target, request.hand);
-    const retryAfterS = Math.max(1, Math.ceil(remaining ?? 1));
+  private busy(request: DispatchRequest, remainingS: number | null): ResultEnvelope {
     return envelope(
       'busy',
       `${request.target}/${request.hand} already has ${this.deps.settings.queueLimit} queued`,
-      {
-        detail: { retry_after_s: retryAfterS },
-      },
+      { detail: { retry_after_s: Math.max(1, Math.ceil(remainingS ?? 1)) } },
     );
   }
 

@@ -238,6 +238,18 @@ describe('Hands through the broker API', () => {
     expect(await errorOf(dispatch(alice, { ...body, content: 'other' }))).toMatchObject({ status: 409 });
   });
 
+  it('concurrent repeats of one idempotency key queue one dispatch and all answer with it', async () => {
+    const body = { target: 'helper', hand: 'summarise', content: 'raced', idempotency_key: 'race-1' };
+    const replies = await Promise.all(Array.from({ length: 6 }, () => dispatch(alice, body)));
+    expect(replies.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 202]);
+    const ids = new Set(replies.map((r) => (r.body as { dispatch_id: string }).dispatch_id));
+    expect(ids.size).toBe(1);
+    const { rows } = await sql.query('SELECT count(*)::int AS n FROM hand_dispatches WHERE content = $1', [
+      'raced',
+    ]);
+    expect(rows[0]).toEqual({ n: 1 });
+  });
+
   it('answers the dispatch past the queue bound busy with retry_after_s, storing nothing', async () => {
     for (let i = 0; i < 5; i++)
       expect((await dispatch(bob, { target: 'helper', hand: 'summarise', content: `n${i}` })).status).toBe(
