@@ -187,3 +187,23 @@ export async function countQueueAndRunning(db: Queryable): Promise<{ queued: num
   );
   return rows[0] as { queued: number; running: number };
 }
+
+/** The tables every claim and completion inserts into and deletes from. */
+const CHURNING_TABLES = ['hand_queue', 'hand_running'] as const;
+
+/**
+ * Vacuums the churning tables that hold at least `deadRows` dead rows; returns which it vacuumed.
+ * Autovacuum visits at most once a minute, and between visits the claim's scans cross the dead
+ * rows and index entries at the front of each group (docs/benchmarks.md, Hands).
+ */
+export async function vacuumChurnedTables(db: Queryable, deadRows: number): Promise<string[]> {
+  const { rows } = await db.query<{ relname: (typeof CHURNING_TABLES)[number] }>(
+    `SELECT relname FROM pg_stat_user_tables
+      WHERE schemaname = current_schema() AND relname = ANY ($1) AND n_dead_tup >= $2`,
+    [CHURNING_TABLES, deadRows],
+  );
+  const churned = rows.map((r) => r.relname).filter((name) => CHURNING_TABLES.includes(name));
+  // A table name cannot be a parameter; these come from the fixed list above.
+  for (const table of churned) await db.query(`VACUUM (SKIP_LOCKED) ${table}`);
+  return churned;
+}
