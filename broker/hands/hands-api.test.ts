@@ -388,6 +388,25 @@ describe('Hands through the broker API', () => {
       { dispatch_id: batch.dispatches[1]?.id, state: 'done' },
       { dispatch_id: '999999', error: expect.objectContaining({ code: 'conflict' }) },
     ]);
+    // Each result is posted in its own thread, reply_to its invocation, and moves the thread.
+    const posted = await sql.query(
+      `SELECT m.reply_to = d.message_id AS replies, m.to_list, m.sender, m.kind, r.recipient,
+              t.last_message_id = m.id AS latest
+         FROM hand_dispatches d JOIN messages m ON m.id = d.result_message_id
+         JOIN message_recipients r ON r.message_id = m.id JOIN threads t ON t.id = m.thread_id
+        WHERE d.id = ANY ($1::bigint[])`,
+      [batch.dispatches.map((d) => d.id)],
+    );
+    expect(posted.rows).toEqual(
+      batch.dispatches.map(() => ({
+        replies: true,
+        to_list: ['alice'],
+        sender: 'helper',
+        kind: 'hand_result',
+        recipient: 'alice',
+        latest: true,
+      })),
+    );
     expect((await worker.call('POST', '/v1/workers/claim', { worker_id: 'w1', max: 3 })).status).toBe(200);
     expect((await worker.call('POST', '/v1/workers/claim', { worker_id: 'w1' })).status).toBe(204);
     await admin().call('PUT', '/v1/hands/limits', { n: 1, h: null });
