@@ -8,10 +8,13 @@
 -- nexus_finish_dispatch + nexus_post wrote, row for row.
 --
 -- nexus_finish_dispatch stays, with its signature, as the one-dispatch case of the new function
--- (the sweep, release and end-queued paths call it); nexus_complete calls the new one once.
+-- (the sweep, release and end-queued paths call it); nexus_complete calls the new one once and
+-- returns its rows as they are (joining them to hand_dispatches again made the planner, which
+-- guesses 1,000 rows for a function, hash the whole table: 15 ms per completion).
 
 CREATE FUNCTION nexus_finish_dispatches(p_ids bigint[], p_results jsonb[])
-RETURNS TABLE (dispatch_id bigint, message_id bigint, thread_id bigint, recipients text[], status text)
+RETURNS TABLE (dispatch_id bigint, target text, hand text, message_id bigint, thread_id bigint,
+               recipients text[], status text, submitted_at timestamptz, started_at timestamptz)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   v_live bigint[];
@@ -31,6 +34,7 @@ BEGIN
     WITH ending AS (
       -- After an abort request the result is `aborted`, usage kept (B.16).
       SELECT d.id, d.target, d.hand, d.dispatcher, d.thread_id, d.message_id AS invocation, d.traceparent,
+             d.submitted_at, d.started_at,
              CASE WHEN d.abort_requested AND i.result->>'status' IN ('ok', 'error', 'timeout')
                   THEN jsonb_set(i.result, '{status}', '"aborted"') ELSE i.result END AS result
         FROM unnest(p_ids, p_results) AS i (id, result)
@@ -57,7 +61,9 @@ BEGIN
         FROM numbered n
        WHERE d.id = n.id
     )
-    SELECT n.id, n.result_id, n.thread_id, ARRAY[n.dispatcher], n.result->>'status' FROM numbered n ORDER BY n.id;
+    SELECT n.id, n.target, n.hand, n.result_id, n.thread_id, ARRAY[n.dispatcher], n.result->>'status',
+           n.submitted_at, n.started_at
+      FROM numbered n ORDER BY n.id;
 END $$;
 
 CREATE OR REPLACE FUNCTION nexus_finish_dispatch(p_id bigint, p_result jsonb)
@@ -92,11 +98,9 @@ BEGIN
   END IF;
   DELETE FROM hand_running r WHERE r.dispatch_id = ANY (v_held);
   RETURN QUERY
-    SELECT d.id, d.target, d.hand, f.message_id, f.thread_id, f.recipients, f.status, d.submitted_at, d.started_at
-      FROM nexus_finish_dispatches(
+    SELECT * FROM nexus_finish_dispatches(
              ARRAY(SELECT i.id FROM unnest(p_ids, p_envelopes) AS i (id, envelope)
                     WHERE i.id = ANY (v_held) ORDER BY i.id),
              ARRAY(SELECT i.envelope FROM unnest(p_ids, p_envelopes) AS i (id, envelope)
-                    WHERE i.id = ANY (v_held) ORDER BY i.id)) f
-      JOIN hand_dispatches d ON d.id = f.dispatch_id;
+                    WHERE i.id = ANY (v_held) ORDER BY i.id));
 END $$;
