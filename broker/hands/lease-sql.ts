@@ -204,6 +204,6 @@ export async function vacuumChurnedTables(db: Queryable, deadRows: number): Prom
   );
   const churned = rows.map((r) => r.relname).filter((name) => CHURNING_TABLES.includes(name));
   // A table name cannot be a parameter; these come from the fixed list above.
-  for (const table of churned) await db.query(`VACUUM (SKIP_LOCKED) ${table}`);
+  for (const table of churned) await db.query(`VACUUM (SKIP_LOCKED, TRUNCATE false) ${table}`);
   return churned;
 }
