@@ -54,7 +54,11 @@ const LATENCY_BLOCK = 500;
 const LATENCY_BLOCKS = 4;
 
 type Side = 'graphile' | 'raw' | 'sql' | 'sql1' | 'api' | 'api1';
-const SIDES: Side[] = ['graphile', 'raw', 'sql', 'sql1', 'api', 'api1'];
+const ALL_SIDES: Side[] = ['graphile', 'raw', 'sql', 'sql1', 'api', 'api1'];
+/** `NEXUS_BENCH_CLAIM_SIDES=graphile,sql` runs only those sides (while profiling; reports need all). */
+const SIDES: Side[] = process.env.NEXUS_BENCH_CLAIM_SIDES
+  ? ALL_SIDES.filter((side) => process.env.NEXUS_BENCH_CLAIM_SIDES?.split(',').includes(side))
+  : ALL_SIDES;
 
 interface Run {
   side: Side;
