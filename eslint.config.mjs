@@ -65,7 +65,7 @@ export default tseslint.config(
   },
   {
     files: ['broker/**/*.ts'],
-    ignores: ['broker/**/*.test.ts'],
+    ignores: ['broker/**/*.test.ts', 'broker/**/test/**'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,91 +1,19 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { BrokerClient } from '../../client/index.js';
-import type {
-  AbortReply,
-  AuditEntry,
-  ClaimedDispatch,
-  DispatchInfo,
-  DispatchReply,
-  LimitsReply,
-  Message,
-  WireError,
-} from '../../protocol/index.js';
-import {
-  adminClient,
-  createTestDatabase,
-  mintAspectToken,
-  registerBody,
-  startInProcessBroker,
-  waitUntil,
-  type TestDatabase,
-} from '../../testing/index.js';
+/** The dispatcher's side of Hands through the broker API: refusals, idempotency, bounds, stay-down. */
+import type pg from 'pg';
+import type { BrokerClient } from '../../client/index.js';
+import type { AuditEntry, DispatchReply, Message } from '../../protocol/index.js';
+import { waitUntil } from '../../testing/index.js';
+import { errorOf, hands, useHandsApi } from './test/hands-api.js';
 
-const errorOf = async (p: Promise<unknown>) =>
-  p.then(
-    () => null,
-    (e: unknown) => e as WireError,
-  );
-
-const hands = [
-  { name: 'summarise', description: 'summarises text', timeout_s: 30, concurrency: 2 },
-  {
-    name: 'lookup',
-    description: 'looks a word up',
-    allowed_invokers: ['alice'],
-    input_schema: { type: 'object', properties: { word: { type: 'string' } }, required: ['word'] },
-  },
-];
-
-describe('Hands through the broker API', () => {
-  let db: TestDatabase;
-  let broker: Awaited<ReturnType<typeof startInProcessBroker>>;
-  let sql: pg.Client;
+describe('Hand dispatch through the broker API', () => {
+  const api = useHandsApi('hands_api');
+  const { admin, register, dispatch, count } = api;
   let alice: BrokerClient;
   let bob: BrokerClient;
   let worker: BrokerClient;
-  let workerToken: { id: string; token: string };
-
-  const admin = () => adminClient(broker.url, broker.adminToken);
-  const register = async (name: string, extra: Record<string, unknown> = {}) => {
-    const { token } = await mintAspectToken(admin(), name);
-    const client = new BrokerClient({ url: broker.url, token });
-    await client.post('/v1/aspects/register', registerBody(name, randomUUID(), extra));
-    return client;
-  };
-  const dispatch = (client: BrokerClient, body: Record<string, unknown>) =>
-    client.call<DispatchReply>('POST', '/v1/hands/dispatch', body);
-  const claim = async (body: Record<string, unknown> = {}) =>
-    worker.call<{ dispatch: ClaimedDispatch }>('POST', '/v1/workers/claim', { worker_id: 'w1', ...body });
-  const count = async (table: string) =>
-    Number((await sql.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
-
-  beforeAll(async () => {
-    db = await createTestDatabase('hands_api');
-    broker = await startInProcessBroker({
-      databaseUrl: db.url,
-      env: {
-        NEXUS_SECRET_KEY: randomBytes(32).toString('base64'),
-        HAND_QUEUE_LIMIT: '5',
-        HAND_SOFT_CAP: '1',
-      },
-    });
-    sql = new pg.Client({ connectionString: db.url });
-    await sql.connect();
-    await register('helper', { hands, hand_concurrency: 2 });
-    alice = await register('alice');
-    bob = await register('bob');
-    workerToken = await admin().post('/v1/admin/tokens', { kind: 'worker', name: 'pool' });
-    worker = new BrokerClient({ url: broker.url, token: workerToken.token });
-  });
-  afterAll(async () => {
-    await sql?.end();
-    await broker?.stop();
-    await db?.drop();
-  });
-
-  beforeEach(async () => {
-    await sql.query('DELETE FROM hand_queue; DELETE FROM hand_running');
+  let sql: pg.Client;
+  beforeAll(() => {
+    ({ alice, bob, worker, sql } = api);
   });
 
   it('refuses at once, with result envelopes, storing nothing', async () => {
@@ -147,87 +75,6 @@ describe('Hands through the broker API', () => {
     });
   });
 
-  it('queues, posts the hand message, and a worker claims, completes and the result reaches the dispatcher', async () => {
-    const queued = await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'summarise this' });
-    expect(queued.status).toBe(202);
-    const reply = queued.body as Extract<DispatchReply, { state: 'queued' }>;
-    const history = await alice.get<{ messages: Message[] }>(`/v1/messages?thread_id=${reply.thread_id}`);
-    expect(history.messages).toMatchObject([
-      { id: reply.message_id, kind: 'hand', hand: 'summarise', from: 'alice', to: ['helper'] },
-    ]);
-
-    const claimed = await claim();
-    expect(claimed.status).toBe(200);
-    const d = claimed.body.dispatch;
-    expect(d).toMatchObject({
-      id: reply.dispatch_id,
-      target: 'helper',
-      hand: 'summarise',
-      dispatcher: 'alice',
-      content: 'summarise this',
-      attempt: 1,
-      hand_definition: { name: 'summarise', timeout_s: 30 },
-      provider: { kind: 'scripted' },
-    });
-    expect(Date.parse(d.deadline_at) - Date.now()).toBeGreaterThan(25_000);
-    const state = await alice.get<DispatchInfo>(`/v1/hands/dispatches/${d.id}`);
-    expect(state).toMatchObject({ state: 'running', attempt: 1 });
-
-    expect(
-      await worker.post(`/v1/workers/dispatches/${d.id}/heartbeat`, { worker_id: 'w1', attempt: 1 }),
-    ).toEqual({
-      abort: false,
-    });
-    const wrongWorker = await errorOf(
-      worker.post(`/v1/workers/dispatches/${d.id}/heartbeat`, { worker_id: 'w2', attempt: 1 }),
-    );
-    expect(wrongWorker).toMatchObject({ status: 409, code: 'conflict' });
-
-    const usage = { input_tokens: 10, output_tokens: 5, cost_usd: 0.001 };
-    const done = await worker.post(`/v1/workers/dispatches/${d.id}/complete`, {
-      worker_id: 'w1',
-      attempt: 1,
-      status: 'ok',
-      summary: 'short version',
-      usage,
-    });
-    expect(done).toEqual({ state: 'done' });
-    const late = await errorOf(
-      worker.post(`/v1/workers/dispatches/${d.id}/complete`, { worker_id: 'w1', attempt: 1, status: 'ok' }),
-    );
-    expect(late).toMatchObject({ status: 409 });
-
-    const after = await alice.get<{ messages: Message[] }>(`/v1/messages?thread_id=${reply.thread_id}`);
-    expect(after.messages[1]).toMatchObject({
-      kind: 'hand_result',
-      from: 'helper',
-      to: ['alice'],
-      reply_to: reply.message_id,
-      content: 'short version',
-      input: { status: 'ok', summary: 'short version', usage, artifacts: [] },
-    });
-    expect(await alice.get<DispatchInfo>(`/v1/hands/dispatches/${d.id}`)).toMatchObject({
-      state: 'done',
-      result: { status: 'ok' },
-    });
-    expect(await errorOf(bob.get(`/v1/hands/dispatches/${d.id}`))).toMatchObject({ status: 403 });
-    // Transitions go to the event stream (B.7), attributed to the target.
-    const events = async () =>
-      (
-        await sql.query<{ kind: string }>(
-          "SELECT kind FROM events WHERE aspect = 'helper' AND data->>'dispatch_id' = $1 ORDER BY id",
-          [d.id],
-        )
-      ).rows.map((r) => r.kind);
-    await waitUntil(async () => (await events()).length === 3, { timeoutMs: 5000, what: 'three events' });
-    expect(await events()).toEqual(['hand.queued', 'hand.started', 'hand.finished']);
-    const listed = await admin().get<{ events: { kind: string; data: { dispatch_id?: string } }[] }>(
-      '/v1/events?aspect=helper&order=desc&limit=3',
-    );
-    expect(listed.events.map((e) => e.kind)).toEqual(['hand.finished', 'hand.started', 'hand.queued']);
-    expect(await errorOf(alice.get('/v1/events'))).toMatchObject({ status: 403 });
-  });
-
   it('a repeated idempotency key returns the first dispatch', async () => {
     const body = { target: 'helper', hand: 'summarise', content: 'once', idempotency_key: 'k-1' };
     const first = await dispatch(alice, body);
@@ -264,68 +111,6 @@ describe('Hands through the broker API', () => {
     expect(await count('hand_dispatches')).toBe(before);
   });
 
-  it('aborts a queued dispatch at once and a running one at its next heartbeat; done is 409', async () => {
-    const queued = (await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'q' }))
-      .body as Extract<DispatchReply, { state: 'queued' }>;
-    const first = await alice.post<AbortReply>(`/v1/hands/dispatches/${queued.dispatch_id}/abort`, {});
-    expect(first).toMatchObject({ state: 'done', result: { status: 'aborted' } });
-    expect(await errorOf(alice.post(`/v1/hands/dispatches/${queued.dispatch_id}/abort`, {}))).toMatchObject({
-      status: 409,
-    });
-
-    await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'r' });
-    const d = (await claim()).body.dispatch;
-    expect(await errorOf(bob.post(`/v1/hands/dispatches/${d.id}/abort`, {}))).toMatchObject({ status: 403 });
-    expect(await admin().post<AbortReply>(`/v1/hands/dispatches/${d.id}/abort`, {})).toEqual({
-      state: 'running',
-    });
-    expect(
-      await worker.post(`/v1/workers/dispatches/${d.id}/heartbeat`, { worker_id: 'w1', attempt: 1 }),
-    ).toEqual({
-      abort: true,
-    });
-    await worker.post(`/v1/workers/dispatches/${d.id}/complete`, {
-      worker_id: 'w1',
-      attempt: 1,
-      status: 'ok',
-      summary: 'finished anyway',
-      usage: { input_tokens: 3, output_tokens: 4, cost_usd: 0 },
-    });
-    expect(await alice.get<DispatchInfo>(`/v1/hands/dispatches/${d.id}`)).toMatchObject({
-      result: { status: 'aborted', usage: { input_tokens: 3 } },
-    });
-  });
-
-  it('release hands a dispatch back without using its retry', async () => {
-    await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'release me' });
-    const d = (await claim()).body.dispatch;
-    expect(
-      await worker.post(`/v1/workers/dispatches/${d.id}/release`, { worker_id: 'w1', attempt: 1 }),
-    ).toEqual({
-      state: 'queued',
-    });
-    const again = (await claim({ worker_id: 'w2' })).body.dispatch;
-    expect(again).toMatchObject({ id: d.id, attempt: 2 });
-    const row = await sql.query('SELECT losses FROM hand_dispatches WHERE id = $1', [d.id]);
-    expect(row.rows[0].losses).toBe(0);
-  });
-
-  it('an aborted or stayed-down dispatch handed back ends aborted instead of running again', async () => {
-    await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'abort then release' });
-    const d = (await claim()).body.dispatch;
-    await alice.post(`/v1/hands/dispatches/${d.id}/abort`, {});
-    expect(
-      await worker.post(`/v1/workers/dispatches/${d.id}/release`, { worker_id: 'w1', attempt: 1 }),
-    ).toEqual({
-      state: 'done',
-    });
-    expect(await alice.get<DispatchInfo>(`/v1/hands/dispatches/${d.id}`)).toMatchObject({
-      state: 'done',
-      result: { status: 'aborted' },
-    });
-    expect(await count('hand_queue')).toBe(0);
-  });
-
   it('a repeat of a queued dispatch is answered with it even when the queue is now full', async () => {
     const body = { target: 'helper', hand: 'summarise', content: 'keyed', idempotency_key: 'full-1' };
     const first = await dispatch(bob, body);
@@ -339,88 +124,6 @@ describe('Hands through the broker API', () => {
     });
     const again = await dispatch(bob, body);
     expect(again).toEqual({ status: 200, body: first.body });
-  });
-
-  it('a worker fetches the target credential only while it holds the dispatch; otherwise 403, audited', async () => {
-    await admin().call('PUT', '/v1/credentials/anthropic', { value: 'sk-secret-value' });
-    await admin().post('/v1/credentials/anthropic/grants', { aspect: 'helper' });
-    await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'needs a key' });
-    const d = (await claim()).body.dispatch;
-    const lease = { dispatch_id: d.id, worker_id: 'w1', attempt: d.attempt };
-    const fetched = await worker.post<{ value: string }>('/v1/credentials/anthropic/fetch', lease);
-    expect(fetched.value).toBe('sk-secret-value');
-    const notHeld = await errorOf(
-      worker.post('/v1/credentials/anthropic/fetch', { ...lease, attempt: d.attempt + 1 }),
-    );
-    expect(notHeld).toMatchObject({ status: 403 });
-    const audit = await admin().get<{ entries: AuditEntry[] }>('/v1/audit?action=credential.fetch&limit=100');
-    expect(audit.entries.some((e) => e.outcome === 'denied' && e.actor === 'worker:pool')).toBe(true);
-    expect(JSON.stringify(audit)).not.toContain('sk-secret-value');
-  });
-
-  it('claims with max return a list; limits are read and set by admins only', async () => {
-    await sql.query(
-      'INSERT INTO hand_limits (n, h) VALUES (1, NULL) ON CONFLICT (only_row) DO UPDATE SET n = 1, h = NULL',
-    );
-    expect(await admin().get<LimitsReply>('/v1/hands/limits')).toMatchObject({ n: 1, h_default: true });
-    const changed = await admin().call<LimitsReply>('PUT', '/v1/hands/limits', { n: 4, h: 6 });
-    expect(changed.body).toMatchObject({ n: 4, h: 6, h_default: false });
-    expect(await errorOf(alice.call('PUT', '/v1/hands/limits', { n: 2 }))).toMatchObject({ status: 403 });
-    expect(await errorOf(admin().call('PUT', '/v1/hands/limits', {}))).toMatchObject({ status: 400 });
-
-    for (let i = 0; i < 3; i++)
-      await dispatch(alice, { target: 'helper', hand: 'summarise', content: `m${i}` });
-    const batch = await worker.post<{ dispatches: ClaimedDispatch[] }>('/v1/workers/claim', {
-      worker_id: 'w1',
-      max: 3,
-    });
-    // The Hand's own concurrency (2) bounds the batch.
-    expect(batch.dispatches).toHaveLength(2);
-    const results = await worker.post<{ results: unknown[] }>('/v1/workers/complete', {
-      worker_id: 'w1',
-      results: [
-        ...batch.dispatches.map((d) => ({ dispatch_id: d.id, attempt: d.attempt, status: 'ok' })),
-        { dispatch_id: '999999', attempt: 1, status: 'ok' },
-      ],
-    });
-    expect(results.results).toEqual([
-      { dispatch_id: batch.dispatches[0]?.id, state: 'done' },
-      { dispatch_id: batch.dispatches[1]?.id, state: 'done' },
-      { dispatch_id: '999999', error: expect.objectContaining({ code: 'conflict' }) },
-    ]);
-    // Each result is posted in its own thread, reply_to its invocation, and moves the thread.
-    const posted = await sql.query(
-      `SELECT m.reply_to = d.message_id AS replies, m.to_list, m.sender, m.kind, r.recipient,
-              t.last_message_id = m.id AS latest
-         FROM hand_dispatches d JOIN messages m ON m.id = d.result_message_id
-         JOIN message_recipients r ON r.message_id = m.id JOIN threads t ON t.id = m.thread_id
-        WHERE d.id = ANY ($1::bigint[])`,
-      [batch.dispatches.map((d) => d.id)],
-    );
-    expect(posted.rows).toEqual(
-      batch.dispatches.map(() => ({
-        replies: true,
-        to_list: ['alice'],
-        sender: 'helper',
-        kind: 'hand_result',
-        recipient: 'alice',
-        latest: true,
-      })),
-    );
-    expect((await worker.call('POST', '/v1/workers/claim', { worker_id: 'w1', max: 3 })).status).toBe(200);
-    expect((await worker.call('POST', '/v1/workers/claim', { worker_id: 'w1' })).status).toBe(204);
-    await admin().call('PUT', '/v1/hands/limits', { n: 1, h: null });
-  });
-
-  it('a long-poll claim is woken by a dispatch', async () => {
-    const started = Date.now();
-    const waiting = claim({ wait_s: 10 });
-    await new Promise((r) => setTimeout(r, 200));
-    await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'wake up' });
-    const claimed = await waiting;
-    expect(claimed.status).toBe(200);
-    expect(claimed.body.dispatch.content).toBe('wake up');
-    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('stay-down ends the queued dispatches that target the aspect and refuses new ones', async () => {
@@ -438,33 +141,11 @@ describe('Hands through the broker API', () => {
 });
 
 describe('the default queue bound (fault 17)', () => {
-  let db: TestDatabase;
-  let broker: Awaited<ReturnType<typeof startInProcessBroker>>;
-  let sql: pg.Client;
-
-  beforeAll(async () => {
-    db = await createTestDatabase('hands_bound');
-    broker = await startInProcessBroker({ databaseUrl: db.url, env: { NEXUS_RATE_LIMITS: 'off' } });
-    sql = new pg.Client({ connectionString: db.url });
-    await sql.connect();
-  });
-  afterAll(async () => {
-    await sql?.end();
-    await broker?.stop();
-    await db?.drop();
-  });
+  const api = useHandsApi('hands_bound', { NEXUS_RATE_LIMITS: 'off' });
 
   it('answers the 101st queued dispatch busy and stores nothing; metrics show the results', async () => {
-    const admin = adminClient(broker.url, broker.adminToken);
-    const register = async (name: string, extra: Record<string, unknown> = {}) => {
-      const { token } = await mintAspectToken(admin, name);
-      const client = new BrokerClient({ url: broker.url, token });
-      await client.post('/v1/aspects/register', registerBody(name, randomUUID(), extra));
-      return client;
-    };
-    await register('host', { hands });
-    const caller = await register('caller');
-    const body = { target: 'host', hand: 'summarise', content: 'queued' };
+    const { alice: caller, sql, broker } = api;
+    const body = { target: 'helper', hand: 'summarise', content: 'queued' };
     for (let i = 0; i < 100; i++)
       expect((await caller.call<DispatchReply>('POST', '/v1/hands/dispatch', body)).status).toBe(202);
     const counts = async () =>
