@@ -76,6 +76,10 @@ export const BENCH_BROKER_ENV: Record<string, string> = {
   NEXUS_DB_POOL_MAX: '10',
   NEXUS_POLL_MS: '500',
   LOG_LEVEL: 'info',
+  // While profiling: NEXUS_BENCH_BROKER_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+  ...(process.env.NEXUS_BENCH_BROKER_NODE_OPTIONS
+    ? { NODE_OPTIONS: process.env.NEXUS_BENCH_BROKER_NODE_OPTIONS }
+    : {}),
 };
 
 export interface Brokers {
