@@ -358,20 +358,12 @@ export async function claim(options: BenchOptions): Promise<BenchResult> {
     }
     rows.push(
       {
-        metric: 'fairness claim p50, single client (claim(): nexus_claim + details read)',
+        metric: 'fairness claim p50, single client (claim(): one nexus_claim call)',
         ours: ms(latency.full.p50, 3),
         baseline: ms(latency.raw.p50, 3),
         ratio: times(latency.full.p50 / latency.raw.p50),
         target: '≤ 1.5× raw claim',
         met: yesNo(latency.full.p50 <= 1.5 * latency.raw.p50),
-      },
-      {
-        metric: 'claim p50, single client, nexus_claim alone (diagnostic)',
-        ours: ms(latency.claimOnly.p50, 3),
-        baseline: ms(latency.raw.p50, 3),
-        ratio: times(latency.claimOnly.p50 / latency.raw.p50),
-        target: '—',
-        met: '—',
       },
       {
         metric: 'claim p99, single client (claim())',
@@ -394,15 +386,15 @@ export async function claim(options: BenchOptions): Promise<BenchResult> {
         ...SLOT_COUNTS.flatMap((slots) =>
           SIDES.map((side) => `CPU per dispatch, ${slots} slots, ${side}: ${cpuPerJob(side, slots)}`),
         ),
-        `single client: ${LATENCY_WARMUP} warm-up claims a side, then ${LATENCY_BLOCKS} blocks of ${LATENCY_BLOCK} per side rotating; each claim completed (untimed) before the next; claim() mean ${ms(latency.full.mean, 3)}, nexus_claim alone mean ${ms(latency.claimOnly.mean, 3)}, raw mean ${ms(latency.raw.mean, 3)}`,
-        "SQL level: the broker's data access (claim(): nexus_claim, then the read of what it started; completeLeases(): the running row goes, nexus_finish_dispatch posts the hand_result message); gathered: the broker's ClaimGate puts every slot waiting into one nexus_claim call, each slot {max: 1}; per client: each pg client claims for itself; raw: UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1) then DELETE, one statement each; graphile-worker: no local queue, no completion batching (its defaults), a pool of 10",
+        `single client: ${LATENCY_WARMUP} warm-up claims a side, then ${LATENCY_BLOCKS} blocks of ${LATENCY_BLOCK} per side rotating; each claim completed (untimed) before the next; claim() mean ${ms(latency.full.mean, 3)}, raw mean ${ms(latency.raw.mean, 3)}`,
+        "SQL level: the broker's data access (claim(): one nexus_claim call that starts the dispatches and returns what a worker needs; completeLeases(): nexus_complete, the running rows go and nexus_finish_dispatches posts the hand_result messages); gathered: the broker's ClaimGate puts every slot waiting into one nexus_claim call, each slot {max: 1}; per client: each pg client claims for itself; raw: UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1) then DELETE, one statement each; graphile-worker: no local queue, no completion batching (its defaults), a pool of 10",
         'each side starts from 20,000 rows seeded in one SQL statement and VACUUM ANALYZE of the queue tables; finished dispatches stay in hand_dispatches (they accumulate over the runs, as in production)',
       ],
     };
   });
 }
 
-/** One claim from a single client, timed, then completed untimed: ours (two ways) against raw. */
+/** One claim from a single client, timed, then completed untimed: ours against raw. */
 async function singleClientLatency(setup: pg.Client, client: pg.Client, options: BenchOptions) {
   const total = LATENCY_WARMUP + LATENCY_BLOCK * LATENCY_BLOCKS;
   await seedDispatches(setup, DISPATCHERS, 2 * total + 100);
@@ -424,21 +416,6 @@ async function singleClientLatency(setup: pg.Client, client: pg.Client, options:
     );
     return elapsed;
   };
-  const claimOnly = async () => {
-    const started = performance.now();
-    const { rows } = await client.query<{ dispatch_id: string }>(
-      'SELECT claimer, dispatch_id, running_at_start FROM nexus_claim($1, $2, $3, $4)',
-      [[workerId], [TOKEN_ID], [1], LEASE_S],
-    );
-    const elapsed = performance.now() - started;
-    await completeLeases(
-      client,
-      TOKEN_ID,
-      workerId,
-      rows.map((r) => ({ dispatchId: r.dispatch_id, attempt: 1, envelope: ENVELOPE })),
-    );
-    return elapsed;
-  };
   const raw = async () => {
     const started = performance.now();
     const id = await rawClaim(client, workerId);
@@ -448,12 +425,11 @@ async function singleClientLatency(setup: pg.Client, client: pg.Client, options:
   };
   for (let i = 0; i < LATENCY_WARMUP; i++) {
     await full();
-    await claimOnly();
     await raw();
   }
-  const samples = { full: [] as number[], claimOnly: [] as number[], raw: [] as number[] };
-  const sides = ['full', 'claimOnly', 'raw'] as const;
-  const run = { full, claimOnly, raw };
+  const samples = { full: [] as number[], raw: [] as number[] };
+  const sides = ['full', 'raw'] as const;
+  const run = { full, raw };
   for (let block = 0; block < LATENCY_BLOCKS; block++) {
     const order = sides.map((_, i) => sides[(i + block) % sides.length] as (typeof sides)[number]);
     for (const side of order) for (let i = 0; i < LATENCY_BLOCK; i++) samples[side].push(await run[side]());
@@ -461,7 +437,6 @@ async function singleClientLatency(setup: pg.Client, client: pg.Client, options:
   }
   return {
     full: summarize(samples.full),
-    claimOnly: summarize(samples.claimOnly),
     raw: summarize(samples.raw),
   };
 }

@@ -1,6 +1,4 @@
 /** The dispatcher's side of Hands through the broker API: refusals, idempotency, bounds, stay-down. */
-import type pg from 'pg';
-import type { BrokerClient } from '../../client/index.js';
 import type { AuditEntry, DispatchReply, Message } from '../../protocol/index.js';
 import { waitUntil } from '../../testing/index.js';
 import { errorOf, hands, useHandsApi } from './test/hands-api.js';
@@ -8,18 +6,10 @@ import { errorOf, hands, useHandsApi } from './test/hands-api.js';
 describe('Hand dispatch through the broker API', () => {
   const api = useHandsApi('hands_api');
   const { admin, register, dispatch, count } = api;
-  let alice: BrokerClient;
-  let bob: BrokerClient;
-  let worker: BrokerClient;
-  let sql: pg.Client;
-  beforeAll(() => {
-    ({ alice, bob, worker, sql } = api);
-  });
-
   it('refuses at once, with result envelopes, storing nothing', async () => {
     const before = await count('hand_dispatches');
     const messages = await count('messages');
-    const unknownAspect = await dispatch(alice, { target: 'nobody', hand: 'x', content: 'hi' });
+    const unknownAspect = await dispatch(api.alice, { target: 'nobody', hand: 'x', content: 'hi' });
     expect(unknownAspect.status).toBe(200);
     expect(unknownAspect.body).toMatchObject({
       dispatch_id: null,
@@ -27,18 +17,18 @@ describe('Hand dispatch through the broker API', () => {
       thread_id: null,
       result: { status: 'unknown_hand', detail: { reason: 'unknown aspect' } },
     });
-    const unknownHand = await dispatch(alice, { target: 'helper', hand: 'paint', content: 'hi' });
+    const unknownHand = await dispatch(api.alice, { target: 'helper', hand: 'paint', content: 'hi' });
     expect(unknownHand.body).toMatchObject({
       result: { status: 'unknown_hand', detail: { available: ['summarise', 'lookup'] } },
     });
-    const forbidden = await dispatch(bob, {
+    const forbidden = await dispatch(api.bob, {
       target: 'helper',
       hand: 'lookup',
       content: 'hi',
       input: { word: 'x' },
     });
     expect(forbidden.body).toMatchObject({ result: { status: 'forbidden' } });
-    const invalid = await dispatch(alice, {
+    const invalid = await dispatch(api.alice, {
       target: 'helper',
       hand: 'lookup',
       content: 'hi',
@@ -47,7 +37,7 @@ describe('Hand dispatch through the broker API', () => {
     expect(invalid.body).toMatchObject({
       result: { status: 'invalid_input', error: 'input.word: must be string' },
     });
-    const missing = await dispatch(alice, { target: 'helper', hand: 'lookup', content: 'hi' });
+    const missing = await dispatch(api.alice, { target: 'helper', hand: 'lookup', content: 'hi' });
     expect(missing.body).toMatchObject({ result: { status: 'invalid_input' } });
     expect((missing.body as { result: { error: string } }).result.error).toContain(
       "required property 'word'",
@@ -60,16 +50,16 @@ describe('Hand dispatch through the broker API', () => {
 
   it('answers a bad body with 400 naming the field, and a worker token may not dispatch', async () => {
     const bad = await errorOf(
-      dispatch(alice, { target: 'helper', hand: 'summarise', content: 'x', deadline_s: 9000 }),
+      dispatch(api.alice, { target: 'helper', hand: 'summarise', content: 'x', deadline_s: 9000 }),
     );
     expect(bad).toMatchObject({ status: 400, code: 'invalid_request' });
     expect(bad?.message).toContain('deadline_s');
     const kind = await errorOf(
-      dispatch(alice, { target: 'helper', hand: 'summarise', content: 'x', kind: 'hand' }),
+      dispatch(api.alice, { target: 'helper', hand: 'summarise', content: 'x', kind: 'hand' }),
     );
     expect(kind?.message).toContain('kind');
     expect(
-      await errorOf(dispatch(worker, { target: 'helper', hand: 'summarise', content: 'x' })),
+      await errorOf(dispatch(api.worker, { target: 'helper', hand: 'summarise', content: 'x' })),
     ).toMatchObject({
       status: 403,
     });
@@ -77,33 +67,34 @@ describe('Hand dispatch through the broker API', () => {
 
   it('a repeated idempotency key returns the first dispatch', async () => {
     const body = { target: 'helper', hand: 'summarise', content: 'once', idempotency_key: 'k-1' };
-    const first = await dispatch(alice, body);
-    const again = await dispatch(alice, body);
+    const first = await dispatch(api.alice, body);
+    const again = await dispatch(api.alice, body);
     expect(first.status).toBe(202);
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
-    expect(await errorOf(dispatch(alice, { ...body, content: 'other' }))).toMatchObject({ status: 409 });
+    expect(await errorOf(dispatch(api.alice, { ...body, content: 'other' }))).toMatchObject({ status: 409 });
   });
 
   it('concurrent repeats of one idempotency key queue one dispatch and all answer with it', async () => {
     const body = { target: 'helper', hand: 'summarise', content: 'raced', idempotency_key: 'race-1' };
-    const replies = await Promise.all(Array.from({ length: 6 }, () => dispatch(alice, body)));
+    const replies = await Promise.all(Array.from({ length: 6 }, () => dispatch(api.alice, body)));
     expect(replies.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 202]);
     const ids = new Set(replies.map((r) => (r.body as { dispatch_id: string }).dispatch_id));
     expect(ids.size).toBe(1);
-    const { rows } = await sql.query('SELECT count(*)::int AS n FROM hand_dispatches WHERE content = $1', [
-      'raced',
-    ]);
+    const { rows } = await api.sql.query(
+      'SELECT count(*)::int AS n FROM hand_dispatches WHERE content = $1',
+      ['raced'],
+    );
     expect(rows[0]).toEqual({ n: 1 });
   });
 
   it('answers the dispatch past the queue bound busy with retry_after_s, storing nothing', async () => {
     for (let i = 0; i < 5; i++)
-      expect((await dispatch(bob, { target: 'helper', hand: 'summarise', content: `n${i}` })).status).toBe(
-        202,
-      );
+      expect(
+        (await dispatch(api.bob, { target: 'helper', hand: 'summarise', content: `n${i}` })).status,
+      ).toBe(202);
     const before = await count('hand_dispatches');
-    const busy = await dispatch(bob, { target: 'helper', hand: 'summarise', content: 'one too many' });
+    const busy = await dispatch(api.bob, { target: 'helper', hand: 'summarise', content: 'one too many' });
     expect(busy.body).toMatchObject({
       state: 'rejected',
       result: { status: 'busy', detail: { retry_after_s: 1 } },
@@ -113,29 +104,29 @@ describe('Hand dispatch through the broker API', () => {
 
   it('a repeat of a queued dispatch is answered with it even when the queue is now full', async () => {
     const body = { target: 'helper', hand: 'summarise', content: 'keyed', idempotency_key: 'full-1' };
-    const first = await dispatch(bob, body);
+    const first = await dispatch(api.bob, body);
     expect(first.status).toBe(202);
     for (let i = 0; i < 4; i++)
-      await dispatch(bob, { target: 'helper', hand: 'summarise', content: `fill ${i}` });
+      await dispatch(api.bob, { target: 'helper', hand: 'summarise', content: `fill ${i}` });
     expect(
-      (await dispatch(bob, { target: 'helper', hand: 'summarise', content: 'over' })).body,
+      (await dispatch(api.bob, { target: 'helper', hand: 'summarise', content: 'over' })).body,
     ).toMatchObject({
       result: { status: 'busy' },
     });
-    const again = await dispatch(bob, body);
+    const again = await dispatch(api.bob, body);
     expect(again).toEqual({ status: 200, body: first.body });
   });
 
   it('stay-down ends the queued dispatches that target the aspect and refuses new ones', async () => {
     await register('doomed', { hands });
-    await dispatch(alice, { target: 'doomed', hand: 'summarise', content: 'a' });
-    await dispatch(alice, { target: 'doomed', hand: 'summarise', content: 'b' });
+    await dispatch(api.alice, { target: 'doomed', hand: 'summarise', content: 'a' });
+    await dispatch(api.alice, { target: 'doomed', hand: 'summarise', content: 'b' });
     const reply = await admin().post<{ aborted: number }>('/v1/admin/aspects/doomed/shutdown', {});
     expect(reply.aborted).toBe(2);
-    const refused = await dispatch(alice, { target: 'doomed', hand: 'summarise', content: 'c' });
+    const refused = await dispatch(api.alice, { target: 'doomed', hand: 'summarise', content: 'c' });
     expect(refused.body).toMatchObject({ result: { status: 'aborted', detail: { reason: 'stay_down' } } });
     expect(await count("hand_dispatches WHERE target = 'doomed' AND state <> 'done'")).toBe(0);
-    const results = await alice.get<{ messages: Message[] }>('/v1/messages?limit=1000&order=desc');
+    const results = await api.alice.get<{ messages: Message[] }>('/v1/messages?limit=1000&order=desc');
     expect(results.messages.filter((m) => m.kind === 'hand_result' && m.from === 'doomed')).toHaveLength(2);
   });
 });
@@ -144,13 +135,13 @@ describe('the default queue bound (fault 17)', () => {
   const api = useHandsApi('hands_bound', { NEXUS_RATE_LIMITS: 'off' });
 
   it('answers the 101st queued dispatch busy and stores nothing; metrics show the results', async () => {
-    const { alice: caller, sql, broker } = api;
+    const { alice: caller, broker } = api;
     const body = { target: 'helper', hand: 'summarise', content: 'queued' };
     for (let i = 0; i < 100; i++)
       expect((await caller.call<DispatchReply>('POST', '/v1/hands/dispatch', body)).status).toBe(202);
     const counts = async () =>
       (
-        await sql.query(
+        await api.sql.query(
           'SELECT (SELECT count(*) FROM hand_dispatches) AS d, (SELECT count(*) FROM messages) AS m, (SELECT count(*) FROM hand_queue) AS q',
         )
       ).rows[0];

@@ -1,6 +1,4 @@
 /** The worker side of Hands through the broker API: claims, leases, completion, abort, limits. */
-import type pg from 'pg';
-import type { BrokerClient } from '../../client/index.js';
 import type {
   AbortReply,
   AuditEntry,
@@ -16,19 +14,15 @@ import { errorOf, useHandsApi } from './test/hands-api.js';
 describe('Hand workers through the broker API', () => {
   const api = useHandsApi('hands_workers_api');
   const { admin, dispatch, claim, count } = api;
-  let alice: BrokerClient;
-  let bob: BrokerClient;
-  let worker: BrokerClient;
-  let sql: pg.Client;
-  beforeAll(() => {
-    ({ alice, bob, worker, sql } = api);
-  });
-
   it('queues, posts the hand message, and a worker claims, completes and the result reaches the dispatcher', async () => {
-    const queued = await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'summarise this' });
+    const queued = await dispatch(api.alice, {
+      target: 'helper',
+      hand: 'summarise',
+      content: 'summarise this',
+    });
     expect(queued.status).toBe(202);
     const reply = queued.body as Extract<DispatchReply, { state: 'queued' }>;
-    const history = await alice.get<{ messages: Message[] }>(`/v1/messages?thread_id=${reply.thread_id}`);
+    const history = await api.alice.get<{ messages: Message[] }>(`/v1/messages?thread_id=${reply.thread_id}`);
     expect(history.messages).toMatchObject([
       { id: reply.message_id, kind: 'hand', hand: 'summarise', from: 'alice', to: ['helper'] },
     ]);
@@ -47,21 +41,21 @@ describe('Hand workers through the broker API', () => {
       provider: { kind: 'scripted' },
     });
     expect(Date.parse(d.deadline_at) - Date.now()).toBeGreaterThan(25_000);
-    const state = await alice.get<DispatchInfo>(`/v1/hands/dispatches/${d.id}`);
+    const state = await api.alice.get<DispatchInfo>(`/v1/hands/dispatches/${d.id}`);
     expect(state).toMatchObject({ state: 'running', attempt: 1 });
 
     expect(
-      await worker.post(`/v1/workers/dispatches/${d.id}/heartbeat`, { worker_id: 'w1', attempt: 1 }),
+      await api.worker.post(`/v1/workers/dispatches/${d.id}/heartbeat`, { worker_id: 'w1', attempt: 1 }),
     ).toEqual({
       abort: false,
     });
     const wrongWorker = await errorOf(
-      worker.post(`/v1/workers/dispatches/${d.id}/heartbeat`, { worker_id: 'w2', attempt: 1 }),
+      api.worker.post(`/v1/workers/dispatches/${d.id}/heartbeat`, { worker_id: 'w2', attempt: 1 }),
     );
     expect(wrongWorker).toMatchObject({ status: 409, code: 'conflict' });
 
     const usage = { input_tokens: 10, output_tokens: 5, cost_usd: 0.001 };
-    const done = await worker.post(`/v1/workers/dispatches/${d.id}/complete`, {
+    const done = await api.worker.post(`/v1/workers/dispatches/${d.id}/complete`, {
       worker_id: 'w1',
       attempt: 1,
       status: 'ok',
@@ -70,11 +64,15 @@ describe('Hand workers through the broker API', () => {
     });
     expect(done).toEqual({ state: 'done' });
     const late = await errorOf(
-      worker.post(`/v1/workers/dispatches/${d.id}/complete`, { worker_id: 'w1', attempt: 1, status: 'ok' }),
+      api.worker.post(`/v1/workers/dispatches/${d.id}/complete`, {
+        worker_id: 'w1',
+        attempt: 1,
+        status: 'ok',
+      }),
     );
     expect(late).toMatchObject({ status: 409 });
 
-    const after = await alice.get<{ messages: Message[] }>(`/v1/messages?thread_id=${reply.thread_id}`);
+    const after = await api.alice.get<{ messages: Message[] }>(`/v1/messages?thread_id=${reply.thread_id}`);
     expect(after.messages[1]).toMatchObject({
       kind: 'hand_result',
       from: 'helper',
@@ -83,15 +81,15 @@ describe('Hand workers through the broker API', () => {
       content: 'short version',
       input: { status: 'ok', summary: 'short version', usage, artifacts: [] },
     });
-    expect(await alice.get<DispatchInfo>(`/v1/hands/dispatches/${d.id}`)).toMatchObject({
+    expect(await api.alice.get<DispatchInfo>(`/v1/hands/dispatches/${d.id}`)).toMatchObject({
       state: 'done',
       result: { status: 'ok' },
     });
-    expect(await errorOf(bob.get(`/v1/hands/dispatches/${d.id}`))).toMatchObject({ status: 403 });
+    expect(await errorOf(api.bob.get(`/v1/hands/dispatches/${d.id}`))).toMatchObject({ status: 403 });
     // Transitions go to the event stream (B.7), attributed to the target.
     const events = async () =>
       (
-        await sql.query<{ kind: string }>(
+        await api.sql.query<{ kind: string }>(
           "SELECT kind FROM events WHERE aspect = 'helper' AND data->>'dispatch_id' = $1 ORDER BY id",
           [d.id],
         )
@@ -102,65 +100,69 @@ describe('Hand workers through the broker API', () => {
       '/v1/events?aspect=helper&order=desc&limit=3',
     );
     expect(listed.events.map((e) => e.kind)).toEqual(['hand.finished', 'hand.started', 'hand.queued']);
-    expect(await errorOf(alice.get('/v1/events'))).toMatchObject({ status: 403 });
+    expect(await errorOf(api.alice.get('/v1/events'))).toMatchObject({ status: 403 });
   });
 
   it('aborts a queued dispatch at once and a running one at its next heartbeat; done is 409', async () => {
-    const queued = (await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'q' }))
+    const queued = (await dispatch(api.alice, { target: 'helper', hand: 'summarise', content: 'q' }))
       .body as Extract<DispatchReply, { state: 'queued' }>;
-    const first = await alice.post<AbortReply>(`/v1/hands/dispatches/${queued.dispatch_id}/abort`, {});
+    const first = await api.alice.post<AbortReply>(`/v1/hands/dispatches/${queued.dispatch_id}/abort`, {});
     expect(first).toMatchObject({ state: 'done', result: { status: 'aborted' } });
-    expect(await errorOf(alice.post(`/v1/hands/dispatches/${queued.dispatch_id}/abort`, {}))).toMatchObject({
+    expect(
+      await errorOf(api.alice.post(`/v1/hands/dispatches/${queued.dispatch_id}/abort`, {})),
+    ).toMatchObject({
       status: 409,
     });
 
-    await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'r' });
+    await dispatch(api.alice, { target: 'helper', hand: 'summarise', content: 'r' });
     const d = (await claim()).body.dispatch;
-    expect(await errorOf(bob.post(`/v1/hands/dispatches/${d.id}/abort`, {}))).toMatchObject({ status: 403 });
+    expect(await errorOf(api.bob.post(`/v1/hands/dispatches/${d.id}/abort`, {}))).toMatchObject({
+      status: 403,
+    });
     expect(await admin().post<AbortReply>(`/v1/hands/dispatches/${d.id}/abort`, {})).toEqual({
       state: 'running',
     });
     expect(
-      await worker.post(`/v1/workers/dispatches/${d.id}/heartbeat`, { worker_id: 'w1', attempt: 1 }),
+      await api.worker.post(`/v1/workers/dispatches/${d.id}/heartbeat`, { worker_id: 'w1', attempt: 1 }),
     ).toEqual({
       abort: true,
     });
-    await worker.post(`/v1/workers/dispatches/${d.id}/complete`, {
+    await api.worker.post(`/v1/workers/dispatches/${d.id}/complete`, {
       worker_id: 'w1',
       attempt: 1,
       status: 'ok',
       summary: 'finished anyway',
       usage: { input_tokens: 3, output_tokens: 4, cost_usd: 0 },
     });
-    expect(await alice.get<DispatchInfo>(`/v1/hands/dispatches/${d.id}`)).toMatchObject({
+    expect(await api.alice.get<DispatchInfo>(`/v1/hands/dispatches/${d.id}`)).toMatchObject({
       result: { status: 'aborted', usage: { input_tokens: 3 } },
     });
   });
 
   it('release hands a dispatch back without using its retry', async () => {
-    await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'release me' });
+    await dispatch(api.alice, { target: 'helper', hand: 'summarise', content: 'release me' });
     const d = (await claim()).body.dispatch;
     expect(
-      await worker.post(`/v1/workers/dispatches/${d.id}/release`, { worker_id: 'w1', attempt: 1 }),
+      await api.worker.post(`/v1/workers/dispatches/${d.id}/release`, { worker_id: 'w1', attempt: 1 }),
     ).toEqual({
       state: 'queued',
     });
     const again = (await claim({ worker_id: 'w2' })).body.dispatch;
     expect(again).toMatchObject({ id: d.id, attempt: 2 });
-    const row = await sql.query('SELECT losses FROM hand_dispatches WHERE id = $1', [d.id]);
+    const row = await api.sql.query('SELECT losses FROM hand_dispatches WHERE id = $1', [d.id]);
     expect(row.rows[0].losses).toBe(0);
   });
 
   it('an aborted or stayed-down dispatch handed back ends aborted instead of running again', async () => {
-    await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'abort then release' });
+    await dispatch(api.alice, { target: 'helper', hand: 'summarise', content: 'abort then release' });
     const d = (await claim()).body.dispatch;
-    await alice.post(`/v1/hands/dispatches/${d.id}/abort`, {});
+    await api.alice.post(`/v1/hands/dispatches/${d.id}/abort`, {});
     expect(
-      await worker.post(`/v1/workers/dispatches/${d.id}/release`, { worker_id: 'w1', attempt: 1 }),
+      await api.worker.post(`/v1/workers/dispatches/${d.id}/release`, { worker_id: 'w1', attempt: 1 }),
     ).toEqual({
       state: 'done',
     });
-    expect(await alice.get<DispatchInfo>(`/v1/hands/dispatches/${d.id}`)).toMatchObject({
+    expect(await api.alice.get<DispatchInfo>(`/v1/hands/dispatches/${d.id}`)).toMatchObject({
       state: 'done',
       result: { status: 'aborted' },
     });
@@ -170,13 +172,13 @@ describe('Hand workers through the broker API', () => {
   it('a worker fetches the target credential only while it holds the dispatch; otherwise 403, audited', async () => {
     await admin().call('PUT', '/v1/credentials/anthropic', { value: 'sk-secret-value' });
     await admin().post('/v1/credentials/anthropic/grants', { aspect: 'helper' });
-    await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'needs a key' });
+    await dispatch(api.alice, { target: 'helper', hand: 'summarise', content: 'needs a key' });
     const d = (await claim()).body.dispatch;
     const lease = { dispatch_id: d.id, worker_id: 'w1', attempt: d.attempt };
-    const fetched = await worker.post<{ value: string }>('/v1/credentials/anthropic/fetch', lease);
+    const fetched = await api.worker.post<{ value: string }>('/v1/credentials/anthropic/fetch', lease);
     expect(fetched.value).toBe('sk-secret-value');
     const notHeld = await errorOf(
-      worker.post('/v1/credentials/anthropic/fetch', { ...lease, attempt: d.attempt + 1 }),
+      api.worker.post('/v1/credentials/anthropic/fetch', { ...lease, attempt: d.attempt + 1 }),
     );
     expect(notHeld).toMatchObject({ status: 403 });
     const audit = await admin().get<{ entries: AuditEntry[] }>('/v1/audit?action=credential.fetch&limit=100');
@@ -185,24 +187,24 @@ describe('Hand workers through the broker API', () => {
   });
 
   it('claims with max return a list; limits are read and set by admins only', async () => {
-    await sql.query(
+    await api.sql.query(
       'INSERT INTO hand_limits (n, h) VALUES (1, NULL) ON CONFLICT (only_row) DO UPDATE SET n = 1, h = NULL',
     );
     expect(await admin().get<LimitsReply>('/v1/hands/limits')).toMatchObject({ n: 1, h_default: true });
     const changed = await admin().call<LimitsReply>('PUT', '/v1/hands/limits', { n: 4, h: 6 });
     expect(changed.body).toMatchObject({ n: 4, h: 6, h_default: false });
-    expect(await errorOf(alice.call('PUT', '/v1/hands/limits', { n: 2 }))).toMatchObject({ status: 403 });
+    expect(await errorOf(api.alice.call('PUT', '/v1/hands/limits', { n: 2 }))).toMatchObject({ status: 403 });
     expect(await errorOf(admin().call('PUT', '/v1/hands/limits', {}))).toMatchObject({ status: 400 });
 
     for (let i = 0; i < 3; i++)
-      await dispatch(alice, { target: 'helper', hand: 'summarise', content: `m${i}` });
-    const batch = await worker.post<{ dispatches: ClaimedDispatch[] }>('/v1/workers/claim', {
+      await dispatch(api.alice, { target: 'helper', hand: 'summarise', content: `m${i}` });
+    const batch = await api.worker.post<{ dispatches: ClaimedDispatch[] }>('/v1/workers/claim', {
       worker_id: 'w1',
       max: 3,
     });
     // The Hand's own concurrency (2) bounds the batch.
     expect(batch.dispatches).toHaveLength(2);
-    const results = await worker.post<{ results: unknown[] }>('/v1/workers/complete', {
+    const results = await api.worker.post<{ results: unknown[] }>('/v1/workers/complete', {
       worker_id: 'w1',
       results: [
         ...batch.dispatches.map((d) => ({ dispatch_id: d.id, attempt: d.attempt, status: 'ok' })),
@@ -215,7 +217,7 @@ describe('Hand workers through the broker API', () => {
       { dispatch_id: '999999', error: expect.objectContaining({ code: 'conflict' }) },
     ]);
     // Each result is posted in its own thread, reply_to its invocation, and moves the thread.
-    const posted = await sql.query(
+    const posted = await api.sql.query(
       `SELECT m.reply_to = d.message_id AS replies, m.to_list, m.sender, m.kind, r.recipient,
               t.last_message_id = m.id AS latest
          FROM hand_dispatches d JOIN messages m ON m.id = d.result_message_id
@@ -233,8 +235,10 @@ describe('Hand workers through the broker API', () => {
         latest: true,
       })),
     );
-    expect((await worker.call('POST', '/v1/workers/claim', { worker_id: 'w1', max: 3 })).status).toBe(200);
-    expect((await worker.call('POST', '/v1/workers/claim', { worker_id: 'w1' })).status).toBe(204);
+    expect((await api.worker.call('POST', '/v1/workers/claim', { worker_id: 'w1', max: 3 })).status).toBe(
+      200,
+    );
+    expect((await api.worker.call('POST', '/v1/workers/claim', { worker_id: 'w1' })).status).toBe(204);
     await admin().call('PUT', '/v1/hands/limits', { n: 1, h: null });
   });
 
@@ -242,7 +246,7 @@ describe('Hand workers through the broker API', () => {
     const started = Date.now();
     const waiting = claim({ wait_s: 10 });
     await new Promise((r) => setTimeout(r, 200));
-    await dispatch(alice, { target: 'helper', hand: 'summarise', content: 'wake up' });
+    await dispatch(api.alice, { target: 'helper', hand: 'summarise', content: 'wake up' });
     const claimed = await waiting;
     expect(claimed.status).toBe(200);
     expect(claimed.body.dispatch.content).toBe('wake up');
