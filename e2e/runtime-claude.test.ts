@@ -1,71 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  adminClient,
-  createAspect,
-  createTestDatabase,
-  mintAspectToken,
-  newAdminTokenValue,
-  startAgentProcess,
-  startAnthropicDouble,
-  startBrokerProcess,
-  waitUntil,
-  writeHome,
-  type AgentProcess,
-  type AnthropicDouble,
-  type BrokerProcess,
-  type TestDatabase,
-} from '../testing/index.js';
+import { createAspect, useClaudeAspect, waitUntil } from '../testing/index.js';
 
 describe('an aspect on claude-api answers a peer through send_message', () => {
-  let db: TestDatabase;
-  let broker: BrokerProcess;
-  let double: AnthropicDouble;
-  let agent: AgentProcess | undefined;
-  const bootstrap = newAdminTokenValue();
+  const env = useClaudeAspect('runtime_claude');
   const apiKey = `sk-ant-test-${randomBytes(12).toString('hex')}`;
 
-  beforeAll(async () => {
-    db = await createTestDatabase('runtime_claude');
-    broker = await startBrokerProcess({
-      databaseUrl: db.url,
-      bootstrapToken: bootstrap,
-      env: { NEXUS_SECRET_KEY: randomBytes(32).toString('base64') },
-    });
-    double = await startAnthropicDouble();
-  });
-
-  afterAll(async () => {
-    await agent?.stop();
-    await broker?.stop();
-    await double?.stop();
-    await db?.drop();
-  });
-
   it('sends the assembled system prompt with the key from the credential store, and replies on the bus', async () => {
-    const admin = adminClient(broker.url, bootstrap);
-    await admin.call('PUT', '/v1/credentials/anthropic', { value: apiKey });
-    await admin.post('/v1/credentials/anthropic/grants', { aspect: 'wren' });
-    const { token } = await mintAspectToken(admin, 'wren');
-    const home = await writeHome({
-      'aspect.json': {
-        name: 'wren',
-        context_mode: 'thread',
-        provider: { kind: 'claude-api', model: 'claude-sonnet-4-5', base_url: double.url },
-        tools: ['send_message'],
-      },
-      'SOUL.md': 'You are Wren, calm and precise.',
-      'AGENT.md': 'You answer questions about the weather.',
-      'PRIMER.md': 'It is raining today.',
-    });
+    const { broker, double } = env;
     double.reply({
       toolCalls: [{ name: 'send_message', input: { content: 'It is raining, take an umbrella.' } }],
     });
     double.reply({ text: 'Answered the peer.' });
 
-    agent = startAgentProcess({ home, url: broker.url, token });
-    await agent.waitForLog('"registered"');
+    const { agent, home } = await env.start({
+      name: 'wren',
+      apiKey,
+      aspect: { context_mode: 'thread' },
+      files: {
+        'SOUL.md': 'You are Wren, calm and precise.',
+        'AGENT.md': 'You answer questions about the weather.',
+        'PRIMER.md': 'It is raining today.',
+      },
+    });
+    const admin = env.admin();
     const peer = await createAspect(broker.url, admin, 'peer');
     await peer.connect(broker.url);
     const question = await peer.http.post<{ id: string; thread_id: string }>('/v1/messages', {
@@ -108,27 +67,20 @@ describe('an aspect on claude-api answers a peer through send_message', () => {
   });
 
   it('stops a runaway model that always calls another tool at deliberation.max_turns (fault 20)', async () => {
-    const admin = adminClient(broker.url, bootstrap);
-    await admin.post('/v1/credentials/anthropic/grants', { aspect: 'loopy' });
-    const { token } = await mintAspectToken(admin, 'loopy');
-    const home = await writeHome({
-      'aspect.json': {
-        name: 'loopy',
-        context_mode: 'global',
-        provider: { kind: 'claude-api', model: 'claude-sonnet-4-5', base_url: double.url },
-        deliberation: { max_turns: 3 },
-        tools: ['send_message'],
-      },
-    });
+    const { double } = env;
     const before = double.messageRequests().length;
     // Exactly max_turns replies are queued; a fourth call would get the default text and fail the count below.
     for (let i = 0; i < 3; i++)
       double.reply({
         toolCalls: [{ name: 'send_message', input: { content: `again ${i}`, to: ['nobody-here'] } }],
       });
-    const loopy = startAgentProcess({ home, url: broker.url, token });
+    const { agent: loopy, home } = await env.start({
+      name: 'loopy',
+      apiKey,
+      aspect: { context_mode: 'global', deliberation: { max_turns: 3 } },
+    });
+    const admin = env.admin();
     try {
-      await loopy.waitForLog('"registered"');
       await admin.post('/v1/messages', { content: 'start looping', to: ['loopy'] });
       const sessionFile = path.join(home, 'session', 'global.jsonl');
       const turnEnd = await waitUntil(
@@ -155,25 +107,19 @@ describe('an aspect on claude-api answers a peer through send_message', () => {
   });
 
   it('keeps the credential out of every context, session and message when a peer asks for it (fault 19)', async () => {
-    const admin = adminClient(broker.url, bootstrap);
-    await admin.post('/v1/credentials/anthropic/grants', { aspect: 'guarded' });
-    const { token } = await mintAspectToken(admin, 'guarded');
-    const home = await writeHome({
-      'aspect.json': {
-        name: 'guarded',
-        context_mode: 'global',
-        provider: { kind: 'claude-api', model: 'claude-sonnet-4-5', base_url: double.url },
-        tools: ['send_message'],
-      },
-    });
+    const { broker, double } = env;
     const before = double.messageRequests().length;
     double.reply({
       toolCalls: [{ name: 'send_message', input: { content: 'I cannot see any credential.' } }],
     });
     double.reply({ text: 'done' });
-    const guarded = startAgentProcess({ home, url: broker.url, token });
+    const {
+      agent: guarded,
+      home,
+      token,
+    } = await env.start({ name: 'guarded', apiKey, aspect: { context_mode: 'global' } });
+    const admin = env.admin();
     try {
-      await guarded.waitForLog('"registered"');
       const peer = await createAspect(broker.url, admin, 'mallory');
       await peer.connect(broker.url);
       await peer.http.post('/v1/messages', {

@@ -1,21 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  adminClient,
-  createTestDatabase,
-  mintAspectToken,
-  newAdminTokenValue,
-  startAgentProcess,
-  startAnthropicDouble,
-  startBrokerProcess,
-  waitUntil,
-  writeHome,
-  type AgentProcess,
-  type AnthropicDouble,
-  type BrokerProcess,
-  type TestDatabase,
-} from '../testing/index.js';
+import { useClaudeAspect, waitUntil } from '../testing/index.js';
 
 interface Line {
   kind?: string;
@@ -24,51 +9,18 @@ interface Line {
 }
 
 describe('proactive compaction in a long conversation', () => {
-  let db: TestDatabase;
-  let broker: BrokerProcess;
-  let double: AnthropicDouble;
-  let agent: AgentProcess | undefined;
-  const bootstrap = newAdminTokenValue();
-
-  beforeAll(async () => {
-    db = await createTestDatabase('runtime_compaction');
-    broker = await startBrokerProcess({
-      databaseUrl: db.url,
-      bootstrapToken: bootstrap,
-      env: { NEXUS_SECRET_KEY: randomBytes(32).toString('base64') },
-    });
-    double = await startAnthropicDouble();
-  });
-
-  afterAll(async () => {
-    await agent?.stop();
-    await broker?.stop();
-    await double?.stop();
-    await db?.drop();
-  });
+  const env = useClaudeAspect('runtime_compaction');
 
   it('appends a compaction once tokens pass window - reserve, and the next request carries the summary and the recent turns only', async () => {
-    const admin = adminClient(broker.url, bootstrap);
-    await admin.call('PUT', '/v1/credentials/anthropic', { value: 'sk-ant-compaction-test' });
-    await admin.post('/v1/credentials/anthropic/grants', { aspect: 'scribe' });
-    const { token } = await mintAspectToken(admin, 'scribe');
+    const { double } = env;
     // Window 30,000: reserve 10,000 and max output 4,096 by B.49, so compaction starts past 20,000.
-    const home = await writeHome({
-      'aspect.json': {
-        name: 'scribe',
-        context_mode: 'global',
-        provider: {
-          kind: 'claude-api',
-          model: 'claude-sonnet-4-5',
-          base_url: double.url,
-          context_window: 30_000,
-        },
-        compaction: { keep_recent_turns: 1 },
-        tools: ['send_message'],
-      },
+    const { home } = await env.start({
+      name: 'scribe',
+      apiKey: 'sk-ant-compaction-test',
+      aspect: { context_mode: 'global', compaction: { keep_recent_turns: 1 } },
+      provider: { context_window: 30_000 },
     });
-    agent = startAgentProcess({ home, url: broker.url, token });
-    await agent.waitForLog('"registered"');
+    const admin = env.admin();
     const sessionFile = path.join(home, 'session', 'global.jsonl');
     const lines = async (): Promise<Line[]> =>
       (await readFile(sessionFile, 'utf8').catch(() => ''))

@@ -1,62 +1,16 @@
-import { randomBytes } from 'node:crypto';
-import {
-  adminClient,
-  createAspect,
-  createTestDatabase,
-  mintAspectToken,
-  newAdminTokenValue,
-  startAgentProcess,
-  startAnthropicDouble,
-  startBrokerProcess,
-  waitUntil,
-  writeHome,
-  type AgentProcess,
-  type AnthropicDouble,
-  type BrokerProcess,
-  type TestDatabase,
-} from '../testing/index.js';
+import { createAspect, useClaudeAspect, waitUntil } from '../testing/index.js';
 
 describe('thread sessions are reaped when idle and reopened by replay', () => {
-  let db: TestDatabase;
-  let broker: BrokerProcess;
-  let double: AnthropicDouble;
-  let agent: AgentProcess | undefined;
-  const bootstrap = newAdminTokenValue();
-
-  beforeAll(async () => {
-    db = await createTestDatabase('runtime_thread_reap');
-    broker = await startBrokerProcess({
-      databaseUrl: db.url,
-      bootstrapToken: bootstrap,
-      env: { NEXUS_SECRET_KEY: randomBytes(32).toString('base64') },
-    });
-    double = await startAnthropicDouble();
-  });
-
-  afterAll(async () => {
-    await agent?.stop();
-    await broker?.stop();
-    await double?.stop();
-    await db?.drop();
-  });
+  const env = useClaudeAspect('runtime_thread_reap');
 
   it('reaps an idle thread session, and its next message is answered with the replayed context', async () => {
-    const admin = adminClient(broker.url, bootstrap);
-    await admin.call('PUT', '/v1/credentials/anthropic', { value: 'sk-ant-reap-test' });
-    await admin.post('/v1/credentials/anthropic/grants', { aspect: 'tern' });
-    const { token } = await mintAspectToken(admin, 'tern');
-    const home = await writeHome({
-      'aspect.json': {
-        name: 'tern',
-        context_mode: 'thread',
-        provider: { kind: 'claude-api', model: 'claude-sonnet-4-5', base_url: double.url },
-        tools: ['send_message'],
-        thread_idle_reap_s: 1,
-        thread_sweep_interval_s: 1,
-      },
+    const { broker, double } = env;
+    const { agent } = await env.start({
+      name: 'tern',
+      apiKey: 'sk-ant-reap-test',
+      aspect: { context_mode: 'thread', thread_idle_reap_s: 1, thread_sweep_interval_s: 1 },
     });
-    agent = startAgentProcess({ home, url: broker.url, token });
-    await agent.waitForLog('"registered"');
+    const admin = env.admin();
     const peer = await createAspect(broker.url, admin, 'peer');
 
     double.reply({ text: 'noted' });

@@ -47,3 +47,4 @@ export {
   type NexusProcess,
 } from './agent-process.js';
 export { missingDeliveries, inIdOrder } from './delivery.js';
+export { useClaudeAspect, type ClaudeAspectEnv, type ClaudeAspectOptions } from './claude-aspect.js';
