@@ -14,3 +14,11 @@ export function parsePositiveInt(value: string): number {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
   return n;
 }
+
+/** Seconds the broker waits for a runtime's answer: 0 to 300 (B.12's `wait_s`). */
+export function parseWaitSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 300)
+    throw new InvalidArgumentError('must be whole seconds from 0 to 300');
+  return n;
+}

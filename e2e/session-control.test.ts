@@ -6,6 +6,7 @@ import {
   createTestDatabase,
   mintAspectToken,
   newAdminTokenValue,
+  runNexus,
   startAgentProcess,
   startBrokerProcess,
   waitUntil,
@@ -115,6 +116,53 @@ describe('session control through the admin API (rewind, compact, tree)', () => 
       { timeoutMs: 10_000, what: 'rewind and compaction events' },
     );
     expect(kinds).toEqual(expect.arrayContaining(['turn.start', 'turn.end', 'compaction', 'rewind']));
+  });
+
+  it('the CLI prints a request the runtime has not answered yet, and follows it to its result', async () => {
+    // Control is applied between turns: while a slow turn runs, `session ls` cannot be answered.
+    const admin = adminClient(replicaB.url, bootstrap);
+    const { token } = await mintAspectToken(admin, 'ponder');
+    const home = await writeHome({
+      'aspect.json': { name: 'ponder', context_mode: 'global', provider: { kind: 'scripted' } },
+      'script.json': [{ match: 'think', reply: 'thought it over', ttft_ms: 4000 }, { reply: 'ok' }],
+    });
+    const ponder = startAgentProcess({ home, url: replicaA.url, token });
+    try {
+      await ponder.waitForLog('"registered"');
+      await admin.post('/v1/messages', { content: 'think slowly', to: ['ponder'] });
+      // The turn has begun once its user entry is in the session; the reply then takes 4 s.
+      await waitUntil(
+        async () =>
+          (await readFile(path.join(home, 'session', 'global.jsonl'), 'utf8').catch(() => '')).includes(
+            'think slowly',
+          ),
+        { timeoutMs: 10_000, what: 'the slow turn to start' },
+      );
+      const env = { NEXUS_URL: replicaB.url, NEXUS_TOKEN: bootstrap };
+
+      const pending = await runNexus(['session', 'ls', 'ponder', '--wait', '1'], env);
+      expect(pending.code).toBe(0);
+      const requestId = /nexus session request <aspect> (\d+)/.exec(pending.output)?.[1];
+      expect(pending.output).toContain('pending: the runtime has not answered within 1 s');
+      expect(requestId).toBeDefined();
+
+      const followed = await waitUntil(
+        async () => {
+          const run = await runNexus(['session', 'request', 'ponder', requestId as string, '--json'], env);
+          const state = JSON.parse(run.output) as { state: string; result?: { sessions: { sid: string }[] } };
+          return state.state === 'pending' ? null : state;
+        },
+        { timeoutMs: 20_000, what: 'the request to be answered' },
+      );
+      expect(followed.value).toMatchObject({ state: 'done', action: 'list_sessions' });
+      expect(followed.value.result?.sessions.map((s) => s.sid)).toEqual(['global']);
+
+      const bad = await runNexus(['session', 'ls', 'ponder', '--wait', '301'], env);
+      expect(bad.code).not.toBe(0);
+      expect(bad.output).toContain('must be whole seconds from 0 to 300');
+    } finally {
+      await ponder.stop();
+    }
   });
 
   it('answers 409 not_connected when the aspect has no socket, and 404 for an unknown entry', async () => {
