@@ -118,8 +118,71 @@ describe('session control through the admin API (rewind, compact, tree)', () => 
     expect(kinds).toEqual(expect.arrayContaining(['turn.start', 'turn.end', 'compaction', 'rewind']));
   });
 
+  it('applies a rewind between the provider calls of a running turn, which ends the turn (B.48)', async () => {
+    const admin = adminClient(replicaB.url, bootstrap);
+    const { token } = await mintAspectToken(admin, 'steady');
+    const home = await writeHome({
+      'aspect.json': {
+        name: 'steady',
+        context_mode: 'global',
+        provider: { kind: 'scripted' },
+        tools: ['send_message'],
+      },
+      // The long job: each provider call of it takes 3 s; its first call asks for a tool.
+      'script.json': [
+        {
+          match: 'long job',
+          tool_calls: [{ name: 'send_message', input: { content: 'on it' } }],
+          then: 'finished the long job',
+          ttft_ms: 3000,
+        },
+        { reply: 'noted' },
+      ],
+    });
+    const steady = startAgentProcess({ home, url: replicaA.url, token });
+    try {
+      await steady.waitForLog('"registered"');
+      const file = path.join(home, 'session', 'global.jsonl');
+      const lines = async () =>
+        (await readFile(file, 'utf8').catch(() => ''))
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { id: string; kind: string; payload: Record<string, unknown> });
+      await admin.post('/v1/messages', { content: 'a short one', to: ['steady'] });
+      const firstEnd = await waitUntil(
+        async () => (await lines()).find((l) => l.kind === 'custom.turn_end'),
+        {
+          timeoutMs: 20_000,
+          what: 'the first turn',
+        },
+      );
+
+      await admin.post('/v1/messages', { content: 'the long job', to: ['steady'] });
+      await waitUntil(async () => JSON.stringify(await lines()).includes('the long job'), {
+        timeoutMs: 10_000,
+        what: 'the long turn to start',
+      });
+      // Sent during the turn's first provider call: applied once its tool has run, before a second call.
+      const rewound = await admin.post<{ head: string }>('/v1/aspects/steady/rewind?wait_s=20', {
+        target_entry_id: firstEnd.value.id,
+      });
+      expect(rewound.head).toBeDefined();
+
+      const after = await lines();
+      const longTurn = after.slice(after.findIndex((l) => JSON.stringify(l).includes('the long job')));
+      expect(longTurn.filter((l) => l.kind === 'turn.assistant')).toHaveLength(1);
+      expect(longTurn.filter((l) => l.kind === 'turn.tool_result')).toHaveLength(1);
+      expect(longTurn.find((l) => l.kind === 'custom.turn_end')?.payload.reason).toBe('control');
+      expect(JSON.stringify(after)).not.toContain('finished the long job');
+      // Nothing of the departed branch is lost.
+      expect(JSON.stringify(after)).toContain('on it');
+    } finally {
+      await steady.stop();
+    }
+  });
+
   it('the CLI prints a request the runtime has not answered yet, and follows it to its result', async () => {
-    // Control is applied between turns: while a slow turn runs, `session ls` cannot be answered.
+    // Control waits for the provider call in progress: while a slow one runs, `session ls` cannot be answered.
     const admin = adminClient(replicaB.url, bootstrap);
     const { token } = await mintAspectToken(admin, 'ponder');
     const home = await writeHome({

@@ -145,6 +145,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       const facts = arrivals.length > 0 ? sessionFacts(session) : NO_FACTS;
       return arrivals.filter((m) => takes(m, facts));
     },
+    betweenCalls: (threadId) => applyPendingControls(threadId),
     crash,
     signal: shutdown.signal,
   });
@@ -271,22 +272,31 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     });
   }
 
+  /**
+   * Applies the control requests that have arrived, between turns and between the provider calls
+   * of a turn (B.48). Returns true when one was a rewind or fork of the session of the turn in
+   * progress (`turnThreadId`), which ends that turn.
+   */
+  async function applyPendingControls(turnThreadId: string | null): Promise<boolean> {
+    let endsTurn = false;
+    for (const request of controls.splice(0)) {
+      const outcome = await applyControl(request.request_id, request.action, request.params, controlDeps);
+      broker.controlResult(request.request_id, outcome);
+      publishControlEvent(request, outcome);
+      const thread = (request.params as { thread_id?: unknown } | null)?.thread_id;
+      const ofThisTurn = config.context_mode === 'global' || thread === turnThreadId;
+      if (outcome.ok && turnThreadId !== null && ofThisTurn && ['rewind', 'fork'].includes(request.action))
+        endsTurn = true;
+    }
+    return endsTurn;
+  }
+
   function kick(): void {
     running ??= (async () => {
       try {
         while (!shutdown.signal.aborted) {
           if (sweepDue) await reapIdleThreads();
-          // Control is applied between turns, never inside one (B.48).
-          for (const request of controls.splice(0)) {
-            const outcome = await applyControl(
-              request.request_id,
-              request.action,
-              request.params,
-              controlDeps,
-            );
-            broker.controlResult(request.request_id, outcome);
-            publishControlEvent(request, outcome);
-          }
+          await applyPendingControls(null);
           const batch = inbox.takeNextBatch();
           if (batch.length === 0) break;
           try {

@@ -1,7 +1,8 @@
 /**
  * One turn (B.46): an inbound batch of one thread and its provider calls, up to `maxTurns` calls.
- * Every step is appended to the session before the next one starts; tool calls run between calls;
- * messages of the same thread that arrive mid-turn join the next call. The turn ends with
+ * Every step is appended to the session before the next one starts; tool calls and control requests
+ * run between calls (a rewind or fork of this session ends the turn, B.48); messages of the same
+ * thread that arrive mid-turn join the next call. The turn ends with
  * `custom.turn_end {reason, message_ids, usage}`; tool calls left unexecuted get error results so
  * the next request is valid.
  */
@@ -37,6 +38,11 @@ export interface TurnDeps {
   settings: TurnSettings;
   /** Takes (and removes) inbox messages of `threadId` that arrived since the turn began. */
   takeArrivals(threadId: string): Message[];
+  /**
+   * Runs between provider calls (control requests, B.48); true ends the turn with reason
+   * `control` (a rewind or fork of this session).
+   */
+  betweenCalls(threadId: string): Promise<boolean>;
   crash: (point: CrashPoint) => void;
   signal: AbortSignal;
 }
@@ -164,6 +170,8 @@ export async function continueTurn(
       return endTurn(deps, { reason: 'done', messageIds, usage, lastCallUsage });
     if (call === settings.maxTurns - 1) break;
     await executePendingToolCalls(threadId, deps);
+    if (await deps.betweenCalls(threadId))
+      return endTurn(deps, { reason: 'control', messageIds, usage, lastCallUsage });
   }
   await closeUnansweredToolCalls(deps.session, 'not executed: max_turns');
   return endTurn(deps, { reason: 'max_turns', messageIds, usage, lastCallUsage });
