@@ -129,7 +129,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     summariser: { provider, model: config.provider.model ?? 'scripted', call, signal: shutdown.signal },
   };
 
-  const turnDeps = (session: TurnDeps['session']): TurnDeps => ({
+  /** `taken` collects the ids of mid-turn arrivals, so they are acknowledged with the batch (B.17). */
+  const turnDeps = (session: TurnDeps['session'], taken: string[]): TurnDeps => ({
     session,
     systemPrompt,
     provider,
@@ -142,6 +143,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     },
     takeArrivals: (threadId) => {
       const arrivals = inbox.takeThread(threadId);
+      taken.push(...arrivals.map((m) => m.id));
       const facts = arrivals.length > 0 ? sessionFacts(session) : NO_FACTS;
       return arrivals.filter((m) => takes(m, facts));
     },
@@ -171,7 +173,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       awaitedDispatches: facts.awaited,
     }).take;
 
-  async function processBatch(batch: Message[]): Promise<void> {
+  /** Runs a batch; `taken` starts as its ids and gains the mid-turn arrivals the turn takes. */
+  async function processBatch(batch: Message[], taken: string[]): Promise<void> {
     const threadId = (batch[0] as Message).thread_id;
     if (config.context_mode === 'stateless') {
       for (const message of batch) {
@@ -197,12 +200,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       logger.info({ thread_id: threadId }, 'resuming an unfinished turn');
       await afterTurn(
         session,
-        await continueTurn(unfinished.threadId, unfinished.messageIds, turnDeps(session)),
+        await continueTurn(unfinished.threadId, unfinished.messageIds, turnDeps(session, taken)),
       );
     }
     if (fresh.length === 0) return;
     broker.publish('turn.start', threadId, { message_ids: fresh.map((m) => m.id) });
-    await afterTurn(session, await runTurn(fresh, turnDeps(session)));
+    await afterTurn(session, await runTurn(fresh, turnDeps(session, taken)));
   }
 
   async function afterTurn(
@@ -299,14 +302,15 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
           await applyPendingControls(null);
           const batch = inbox.takeNextBatch();
           if (batch.length === 0) break;
+          const taken = batch.map((m) => m.id);
           try {
-            await processBatch(batch);
+            await processBatch(batch, taken);
           } catch (err) {
             if (shutdown.signal.aborted) return; // abandoned: redelivered and resumed after restart
             logger.error({ err }, 'turn failed');
           }
           crash('before-ack');
-          const ack = inbox.finish(batch.map((m) => m.id));
+          const ack = inbox.finish(taken);
           if (ack) {
             state.last_processed_id = ack;
             await saveState(options.homeDir, state);

@@ -147,6 +147,8 @@ export async function continueTurn(
         deps.signal,
       );
     } catch (err) {
+      // Cut short by shutdown: no turn_end, so the turn resumes after a restart (the batch is not acked).
+      if (deps.signal.aborted) throw err;
       const message =
         err instanceof ProviderCallError ? `${err.failure.kind}: ${err.failure.message}` : String(err);
       return endTurn(deps, { reason: 'error', messageIds, usage, lastCallUsage, error: message });
