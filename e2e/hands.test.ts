@@ -275,4 +275,33 @@ describe('Hands with real brokers and workers', () => {
     const running = await sql.query('SELECT worker_id FROM hand_running WHERE dispatch_id = $1', [id]);
     expect(running.rows).toHaveLength(1);
   }, 60_000);
+
+  it('a Hand whose host is on claude-api with provider.offline runs on its script when no key can be had', async () => {
+    const { token } = await mintAspectToken(admin, 'offline-host');
+    await new BrokerClient({ url: admin.url, token }).post(
+      '/v1/aspects/register',
+      registerBody('offline-host', randomUUID(), {
+        provider: { kind: 'claude-api', model: 'claude-sonnet-4-5', offline: { kind: 'scripted' } },
+        hands,
+        script: [{ reply: 'answered offline: {{message.content}}' }],
+      }),
+    );
+    const reply = await (dispatchers.get('alpha') as BrokerClient).post<DispatchReply>('/v1/hands/dispatch', {
+      target: 'offline-host',
+      hand: 'work',
+      content: 'no key here',
+    });
+    if (reply.state !== 'queued') throw new Error(`dispatch refused: ${JSON.stringify(reply)}`);
+    const worker = startWorker(0, 1);
+    const done = await waitUntil(
+      async () => {
+        const state = await info(reply.dispatch_id);
+        return state.state === 'done' ? state : null;
+      },
+      { timeoutMs: 30_000, what: 'the offline dispatch' },
+    );
+    expect(done.value.result).toMatchObject({ status: 'ok' });
+    expect(done.value.result?.summary).toContain('answered offline');
+    expect(worker.logs()).toContain('running offline on the scripted provider');
+  });
 });

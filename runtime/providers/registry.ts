@@ -39,17 +39,31 @@ export async function chooseProvider(
 
   const name = credentialNameFor(config);
   const credential = name === null ? null : brokerCredential(broker.http, name);
-  if (credential && config.offline) {
-    try {
-      await credential.get();
-    } catch (err) {
-      const reason = `credential ${name} could not be fetched (${err instanceof Error ? err.message : String(err)})`;
-      logger.warn({ aspect: home.config.name }, `running offline on the scripted provider: ${reason}`);
-      return { provider: scripted(), offlineBecause: reason, credential: null };
-    }
+  const reason = await offlineReason(config, credential, name);
+  if (reason !== null) {
+    logger.warn({ aspect: home.config.name }, `running offline on the scripted provider: ${reason}`);
+    return { provider: scripted(), offlineBecause: reason, credential: null };
   }
   const apiKey = credential ? () => credential.get() : null;
   return { provider: createProvider(config, apiKey, null, home.dir), offlineBecause: null, credential };
+}
+
+/**
+ * Why a provider block with `offline` set must run on the scripted provider (its credential cannot
+ * be fetched), or null to run it as configured. Aspects and Hand workers decide alike (B.34, B.52).
+ */
+export async function offlineReason(
+  config: ProviderConfig,
+  credential: CredentialSource | null,
+  name: string | null,
+): Promise<string | null> {
+  if (!credential || !config.offline) return null;
+  try {
+    await credential.get();
+    return null;
+  } catch (err) {
+    return `credential ${name ?? '?'} could not be fetched (${err instanceof Error ? err.message : String(err)})`;
+  }
 }
 
 /**

@@ -12,7 +12,8 @@ import { ClaimedDispatch, WireError, type ResultEnvelope } from '../../protocol/
 import type { Logger } from '../../platform/index.js';
 import { BrokerClient } from '../../client/index.js';
 import { brokerCredential, type CredentialSource } from '../credentials.js';
-import { callWithRetry, createProvider, credentialNameFor } from '../providers/registry.js';
+import { callWithRetry, createProvider, credentialNameFor, offlineReason } from '../providers/registry.js';
+import { createScriptedProvider } from '../providers/scripted.js';
 import { runHand, type StopReason } from './hand-run.js';
 
 export interface WorkerOptions {
@@ -89,13 +90,20 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           name === null
             ? null
             : brokerCredential(broker, name, { lease: { dispatch_id: d.id, ...lease(d) } });
-        const provider = createProvider(
-          d.provider,
-          credential ? () => credential.get() : null,
-          d.script ?? null,
-          `dispatch ${d.id}`,
-        );
-        envelope = await runHand(d, { provider, call: callWithRetry(() => credential) }, controller.signal);
+        const offline = await offlineReason(d.provider, credential, name);
+        if (offline !== null)
+          logger.warn({ dispatch: d.id }, `running offline on the scripted provider: ${offline}`);
+        const provider =
+          offline !== null
+            ? createScriptedProvider({ script: d.script ?? null })
+            : createProvider(
+                d.provider,
+                credential ? () => credential.get() : null,
+                d.script ?? null,
+                `dispatch ${d.id}`,
+              );
+        const call = callWithRetry(() => (offline !== null ? null : credential));
+        envelope = await runHand(d, { provider, call }, controller.signal);
       } catch (err) {
         envelope = {
           status: 'error',
