@@ -292,7 +292,8 @@ describe('Hands with real brokers and workers', () => {
       content: 'no key here',
     });
     if (reply.state !== 'queued') throw new Error(`dispatch refused: ${JSON.stringify(reply)}`);
-    const worker = startWorker(0, 1);
+    // Replica 1: the test before killed replica 0.
+    const worker = startWorker(1, 1);
     const done = await waitUntil(
       async () => {
         const state = await info(reply.dispatch_id);
