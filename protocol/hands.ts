@@ -188,7 +188,13 @@ export type CompletionItem = z.infer<typeof CompletionItem>;
 /** `POST /v1/workers/complete` (B.74). */
 export const BatchCompleteRequest = z.strictObject({
   worker_id: WorkerId,
-  results: z.array(CompletionItem).min(1).max(32),
+  results: z
+    .array(CompletionItem)
+    .min(1)
+    .max(32)
+    .refine((items) => new Set(items.map((i) => i.dispatch_id)).size === items.length, {
+      message: 'each dispatch_id at most once',
+    }),
 });
 export type BatchCompleteRequest = z.infer<typeof BatchCompleteRequest>;
 

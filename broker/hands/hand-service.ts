@@ -164,6 +164,8 @@ export class HandService {
         return { status: 200, reply: queuedReply(queued) };
       case 'queued':
         break;
+      default:
+        throw new Error(`nexus_dispatch answered an unknown outcome: ${JSON.stringify(queued)}`);
     }
     this.deps.announcer.announce({
       id: queued.message_id,

@@ -198,8 +198,10 @@ const CHURNING_TABLES = ['hand_queue', 'hand_running'] as const;
  */
 export async function vacuumChurnedTables(db: Queryable, deadRows: number): Promise<string[]> {
   const { rows } = await db.query<{ relname: (typeof CHURNING_TABLES)[number] }>(
+    // Not again within 10 s: dead rows a long transaction still needs stay counted after a vacuum.
     `SELECT relname FROM pg_stat_user_tables
-      WHERE schemaname = current_schema() AND relname = ANY ($1) AND n_dead_tup >= $2`,
+      WHERE schemaname = current_schema() AND relname = ANY ($1) AND n_dead_tup >= $2
+        AND coalesce(last_vacuum, '-infinity') < now() - interval '10 seconds'`,
     [CHURNING_TABLES, deadRows],
   );
   const churned = rows.map((r) => r.relname).filter((name) => CHURNING_TABLES.includes(name));

@@ -204,6 +204,19 @@ describe('Hand workers through the broker API', () => {
     });
     // The Hand's own concurrency (2) bounds the batch.
     expect(batch.dispatches).toHaveLength(2);
+    // A batch naming a dispatch twice is refused whole, naming the field.
+    const twice = await errorOf(
+      api.worker.post('/v1/workers/complete', {
+        worker_id: 'w1',
+        results: [0, 1].map(() => ({
+          dispatch_id: batch.dispatches[0]?.id,
+          attempt: batch.dispatches[0]?.attempt,
+          status: 'ok',
+        })),
+      }),
+    );
+    expect(twice).toMatchObject({ status: 400 });
+    expect(twice?.message).toContain('results');
     const results = await api.worker.post<{ results: unknown[] }>('/v1/workers/complete', {
       worker_id: 'w1',
       results: [

@@ -3,7 +3,7 @@
 -- the participant, the dispatch and queue rows, the caps upsert, COMMIT); the dispatch-start
 -- benchmark spent most of its 4.4 ms to the 202 there. The steps and their order are the same.
 --
--- outcome: 'queued'; 'repeated' (a concurrent repeat of the idempotency key committed first);
+-- outcome: 'queued'; 'repeated' (the idempotency key's first dispatch committed before this one);
 -- 'key_used' (the key belongs to a message, not a dispatch); 'stay_down' and 'busy' (refusals:
 -- nothing is written; retry_after_s is the oldest running dispatch's remaining time, B.77).
 -- nexus_send's refusals are raised as they are for a message.
@@ -18,8 +18,27 @@ DECLARE
   v_stay_down boolean;
   v_queued integer;
   v_sent record;
+  v_prev record;
   v_id bigint;
 BEGIN
+  -- Idempotency first (B.77): concurrent repeats of one key wait for each other here, so a repeat
+  -- is answered with the first dispatch, never refused busy or failed on the key's unique index.
+  IF p_idempotency_key IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(hashtextextended('nexus.idem:' || p_sender || '/' || p_idempotency_key, 0));
+    SELECT k.body_hash, k.reply INTO v_prev FROM idempotency_keys k
+     WHERE k.sender = p_sender AND k.key = p_idempotency_key;
+    IF FOUND THEN
+      IF v_prev.body_hash <> p_body_hash THEN
+        RAISE EXCEPTION USING ERRCODE = 'P0001',
+          MESSAGE = 'nexus:conflict:idempotency_key was already used with a different body';
+      END IF;
+      SELECT d.id INTO v_id FROM hand_dispatches d WHERE d.message_id = (v_prev.reply->>'id')::bigint;
+      RETURN QUERY SELECT CASE WHEN v_id IS NULL THEN 'key_used' ELSE 'repeated' END, v_id,
+        (v_prev.reply->>'thread_id')::bigint, (v_prev.reply->>'id')::bigint, NULL::float8;
+      RETURN;
+    END IF;
+  END IF;
+
   -- A shutdown racing this dispatch either waits for it (and then ends it with the other queued
   -- ones) or is seen here (B.15).
   SELECT a.stay_down INTO v_stay_down FROM aspects a WHERE a.name = p_target FOR SHARE;

@@ -37,7 +37,9 @@ BEGIN
              d.submitted_at, d.started_at,
              CASE WHEN d.abort_requested AND i.result->>'status' IN ('ok', 'error', 'timeout')
                   THEN jsonb_set(i.result, '{status}', '"aborted"') ELSE i.result END AS result
-        FROM unnest(p_ids, p_results) AS i (id, result)
+        FROM (SELECT DISTINCT ON (u.id) u.id, u.result  -- a dispatch named twice ends once, first wins
+                FROM unnest(p_ids, p_results) WITH ORDINALITY AS u (id, result, ord)
+               ORDER BY u.id, u.ord) i
         JOIN hand_dispatches d ON d.id = i.id
        WHERE d.id = ANY (v_live)
        ORDER BY d.id
@@ -75,32 +77,38 @@ BEGIN
 END $$;
 
 -- As in 0007, with the results ended by one call (and 0008's generic plans, which a CREATE OR
--- REPLACE resets).
+-- REPLACE resets). A batch that names a lease twice, or with another attempt beside the held one,
+-- ends it once, with the envelope of the held attempt (the first such item).
 CREATE OR REPLACE FUNCTION nexus_complete(p_token text, p_worker text, p_ids bigint[], p_attempts integer[], p_envelopes jsonb[])
 RETURNS TABLE (dispatch_id bigint, target text, hand text, message_id bigint, thread_id bigint,
                recipients text[], status text, submitted_at timestamptz, started_at timestamptz)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   v_held bigint[];
+  v_ids bigint[];
+  v_envelopes jsonb[];
 BEGIN
+  -- The leases named with their attempt and held by this worker, each once.
   v_held := ARRAY(
     SELECT r.dispatch_id FROM hand_running r
-      JOIN unnest(p_ids, p_attempts) AS i (id, attempt) ON i.id = r.dispatch_id AND i.attempt = r.attempt
      WHERE r.token_id = p_token AND r.worker_id = p_worker
+       AND (r.dispatch_id, r.attempt) IN (SELECT i.id, i.attempt FROM unnest(p_ids, p_attempts) AS i (id, attempt))
      ORDER BY r.dispatch_id
        FOR UPDATE OF r);
   IF cardinality(v_held) = 0 THEN
     RETURN;
   END IF;
+  -- Their envelopes: the item with the held attempt, the first if one is named twice.
+  SELECT array_agg(x.id ORDER BY x.id), array_agg(x.envelope ORDER BY x.id) INTO v_ids, v_envelopes
+    FROM (SELECT DISTINCT ON (i.id) i.id, i.envelope
+            FROM unnest(p_ids, p_attempts, p_envelopes) WITH ORDINALITY AS i (id, attempt, envelope, ord)
+            JOIN hand_running r ON r.dispatch_id = i.id AND r.attempt = i.attempt
+           WHERE i.id = ANY (v_held)
+           ORDER BY i.id, i.ord) x;
   IF cardinality(v_held) > 1 THEN
     PERFORM nexus_lock_posts(ARRAY(SELECT d.thread_id FROM hand_dispatches d WHERE d.id = ANY (v_held)),
                              ARRAY(SELECT d.dispatcher FROM hand_dispatches d WHERE d.id = ANY (v_held)));
   END IF;
   DELETE FROM hand_running r WHERE r.dispatch_id = ANY (v_held);
-  RETURN QUERY
-    SELECT * FROM nexus_finish_dispatches(
-             ARRAY(SELECT i.id FROM unnest(p_ids, p_envelopes) AS i (id, envelope)
-                    WHERE i.id = ANY (v_held) ORDER BY i.id),
-             ARRAY(SELECT i.envelope FROM unnest(p_ids, p_envelopes) AS i (id, envelope)
-                    WHERE i.id = ANY (v_held) ORDER BY i.id));
+  RETURN QUERY SELECT * FROM nexus_finish_dispatches(v_ids, v_envelopes);
 END $$;
