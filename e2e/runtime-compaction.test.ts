@@ -66,4 +66,46 @@ describe('proactive compaction in a long conversation', () => {
     // Nothing was deleted: the first turn is still in the file.
     expect(JSON.stringify(await lines())).toContain('first: the project is called Heron');
   });
+
+  it('compacts before a provider call whose request would not leave room for the answer (B.21)', async () => {
+    const { double } = env;
+    // Window 30,000 and max output 4,096: a request past about 25,900 tokens compacts first.
+    const { home } = await env.start({
+      name: 'archivist',
+      apiKey: 'sk-ant-compaction-test',
+      aspect: { context_mode: 'global', compaction: { keep_recent_turns: 1 } },
+      provider: { context_window: 30_000 },
+    });
+    const admin = env.admin();
+    const file = path.join(home, 'session', 'global.jsonl');
+    const lines = async (): Promise<Line[]> =>
+      (await readFile(file, 'utf8').catch(() => ''))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Line);
+    const turnEnds = async () => (await lines()).filter((l) => l.kind === 'custom.turn_end').length;
+
+    // About 10,000 tokens by estimate; the reported usage stays low, so no compaction after it.
+    double.reply({ text: 'filed', usage: { input_tokens: 1_000, output_tokens: 10 } });
+    await admin.post('/v1/messages', { content: `ledger one ${'alpha '.repeat(6_700)}`, to: ['archivist'] });
+    await waitUntil(async () => (await turnEnds()) >= 1, { timeoutMs: 20_000, what: 'the first turn' });
+    expect((await lines()).some((l) => l.kind === 'compaction')).toBe(false);
+
+    // About 16,000 more: together past the limit, so the first turn is summarised before the call.
+    const before = double.messageRequests().length;
+    double.reply({ text: 'SUMMARY: ledger one was filed.' });
+    double.reply({ text: 'filed too', usage: { input_tokens: 17_000, output_tokens: 10 } });
+    await admin.post('/v1/messages', { content: `ledger two ${'beta '.repeat(13_000)}`, to: ['archivist'] });
+    await waitUntil(async () => (await turnEnds()) >= 2, { timeoutMs: 20_000, what: 'the second turn' });
+
+    const kinds = (await lines()).map((l) => l.kind);
+    expect(kinds.indexOf('compaction')).toBeGreaterThan(kinds.lastIndexOf('turn.user'));
+    expect(kinds.indexOf('compaction')).toBeLessThan(kinds.lastIndexOf('turn.assistant'));
+    const [summaryCall, turnCall] = double.messageRequests().slice(before);
+    expect(JSON.stringify(summaryCall?.body)).toContain('ledger one');
+    const sent = JSON.stringify((turnCall?.body as { messages: unknown }).messages);
+    expect(sent).toContain('SUMMARY: ledger one was filed.');
+    expect(sent).toContain('ledger two');
+    expect(sent).not.toContain('ledger one alpha');
+  });
 });

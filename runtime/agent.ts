@@ -26,7 +26,7 @@ import { compact } from './loop/compactor.js';
 import { crashPoints } from './loop/crash-points.js';
 import { BrokerSession } from './broker-session.js';
 import { contextWindowFor } from './providers/models.js';
-import { totalTokens } from './providers/provider.js';
+import { estimateRequestTokens, totalTokens } from './providers/provider.js';
 import { callWithRetry, chooseProvider } from './providers/registry.js';
 import { answerStatelessly } from './loop/stateless.js';
 import { applyControl, type SessionControlDeps } from './control/session-control.js';
@@ -148,6 +148,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       return arrivals.filter((m) => takes(m, facts));
     },
     betweenCalls: (threadId) => applyPendingControls(threadId),
+    // B.21: a request that would not leave room for the answer compacts first. Estimated from its
+    // characters: a count call before every provider call would cost a round trip each.
+    fitWindow: async (request) => {
+      const estimate = estimateRequestTokens(request);
+      return estimate > (window as number) - maxOutputTokens && (await compactSession(session, estimate));
+    },
     crash,
     signal: shutdown.signal,
   });
@@ -221,6 +227,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     const tokens = totalTokens(outcome.lastCallUsage);
     lastTokens.set(session.header.sid, tokens);
     if (!shouldCompact(tokens, { window: window as number, reserveTokens })) return;
+    await compactSession(session, tokens);
+  }
+
+  /** Compacts a session (B.21, B.49); true when a compaction was written. A failure is logged only. */
+  async function compactSession(session: TurnDeps['session'], tokens: number): Promise<boolean> {
     try {
       const result = await compact(
         session,
@@ -230,14 +241,15 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         // B.49: the kept turns must fit under the compaction threshold, or lose old tool results.
         { keptBudgetTokens: (window as number) - reserveTokens },
       );
-      if (result) {
-        compactions++;
-        lastCompactionAt = new Date().toISOString();
-        lastTokens.set(session.header.sid, result.tokensAfter);
-        broker.publish('compaction', undefined, { ...result });
-      }
+      if (!result) return false;
+      compactions++;
+      lastCompactionAt = new Date().toISOString();
+      lastTokens.set(session.header.sid, result.tokensAfter);
+      broker.publish('compaction', undefined, { ...result });
+      return true;
     } catch (err) {
-      logger.warn({ err: String(err) }, 'compaction failed; will try after the next turn');
+      logger.warn({ err: String(err) }, 'compaction failed; will try again later');
+      return false;
     }
   }
 

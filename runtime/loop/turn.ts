@@ -43,6 +43,8 @@ export interface TurnDeps {
    * `control` (a rewind or fork of this session).
    */
   betweenCalls(threadId: string): Promise<boolean>;
+  /** Before each provider call (B.21): compacts the session if `request` would not fit; true if it did. */
+  fitWindow(request: ProviderRequest): Promise<boolean>;
   crash: (point: CrashPoint) => void;
   signal: AbortSignal;
 }
@@ -131,21 +133,22 @@ export async function continueTurn(
         },
       ]);
     }
-    const context = buildContext(session.entries, session.head);
+    const requestFromSession = (): ProviderRequest => {
+      const context = buildContext(session.entries, session.head);
+      return {
+        model: settings.model,
+        system: context.system ?? deps.systemPrompt,
+        messages: context.messages,
+        tools: deps.tools.specs(),
+        maxOutputTokens: settings.maxOutputTokens,
+        cacheSystem: true,
+      };
+    };
+    let request = requestFromSession();
+    if (await deps.fitWindow(request)) request = requestFromSession();
     let result: ProviderResult;
     try {
-      result = await deps.call(
-        deps.provider,
-        {
-          model: settings.model,
-          system: context.system ?? deps.systemPrompt,
-          messages: context.messages,
-          tools: deps.tools.specs(),
-          maxOutputTokens: settings.maxOutputTokens,
-          cacheSystem: true,
-        },
-        deps.signal,
-      );
+      result = await deps.call(deps.provider, request, deps.signal);
     } catch (err) {
       // Cut short by shutdown: no turn_end, so the turn resumes after a restart (the batch is not acked).
       if (deps.signal.aborted) throw err;

@@ -1,11 +1,13 @@
 import { startOpenAIDouble, type OpenAIDouble } from '../../testing/index.js';
 import type { ContextMessage } from '../session/context.pure.js';
+import { createOpenAICompatibleProvider, type OpenAICompatibleOptions } from './openai-compatible.js';
 import {
-  createOpenAICompatibleProvider,
-  estimateTokens,
-  type OpenAICompatibleOptions,
-} from './openai-compatible.js';
-import { invoke, type Provider, type ProviderEvent, type ProviderRequest } from './provider.js';
+  estimateRequestTokens,
+  invoke,
+  type Provider,
+  type ProviderEvent,
+  type ProviderRequest,
+} from './provider.js';
 import { invokeWithRetry, streamWithRetry } from './retry.js';
 
 let double: OpenAIDouble;
@@ -170,7 +172,7 @@ describe('openai-compatible provider against the Chat Completions double', () =>
     double.reply({ text: 'no usage here', omitUsage: true });
     const req = request(hello);
     const result = await invoke(providerWith(), req, new AbortController().signal);
-    expect(result.usage.input_tokens).toBe(estimateTokens(req));
+    expect(result.usage.input_tokens).toBe(estimateRequestTokens(req));
     expect(result.usage.output_tokens).toBeGreaterThan(0);
   });
 

@@ -26,6 +26,7 @@ import {
 } from './failure.js';
 import {
   ProviderCallError,
+  estimateRequestTokens,
   type Provider,
   type ProviderEvent,
   type ProviderFailure,
@@ -111,12 +112,6 @@ function toOpenAITools(request: ProviderRequest): ChatCompletionTool[] {
     type: 'function',
     function: { name: spec.name, description: spec.description, parameters: spec.input_schema },
   }));
-}
-
-/** Characters ÷ 4 over what the request sends: the estimate when the server gives no count. */
-export function estimateTokens(request: ProviderRequest): number {
-  const text = JSON.stringify({ system: request.system, messages: request.messages, tools: request.tools });
-  return Math.ceil(text.length / 4);
 }
 
 function toUsage(usage: NonNullable<ChatCompletionChunk['usage']>): Usage {
@@ -223,7 +218,7 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
     }
     for (const call of toolCalls) yield { type: 'tool_call', call };
     usage ??= {
-      input_tokens: estimateTokens(request),
+      input_tokens: estimateRequestTokens(request),
       output_tokens: Math.ceil((text.length + JSON.stringify(toolCalls).length) / 4),
       cache_read_input_tokens: 0,
       cache_creation_input_tokens: 0,
@@ -234,6 +229,6 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
   return {
     kind: 'openai-compatible',
     stream,
-    countTokens: (request) => Promise.resolve(estimateTokens(request)),
+    countTokens: (request) => Promise.resolve(estimateRequestTokens(request)),
   };
 }

@@ -90,3 +90,9 @@ export function totalTokens(usage: Usage): number {
     usage.output_tokens
   );
 }
+
+/** Characters ÷ 4 over what a request sends: the estimate where no count is at hand. */
+export function estimateRequestTokens(request: ProviderRequest): number {
+  const text = JSON.stringify({ system: request.system, messages: request.messages, tools: request.tools });
+  return Math.ceil(text.length / 4);
+}
