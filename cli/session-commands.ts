@@ -58,7 +58,7 @@ function describeState(state: ControlState): string {
   return `done (${state.action}): ${JSON.stringify(state.result)}`;
 }
 
-/** `nexus session ls/tree/rewind/fork/activate/compact/request`: session control through the broker (admin). */
+/** `nexus session ls/tree/rewind/fork/activate/compact/summarise-branch/request`: session control through the broker (admin). */
 export function registerSessionCommands(program: Command): void {
   const session = program.command('session').description("inspect and steer an aspect's sessions (admin)");
   const aspectPath = (aspect: string) => `/v1/aspects/${parseOrThrow(AspectName, aspect)}`;
@@ -185,6 +185,23 @@ export function registerSessionCommands(program: Command): void {
       threadBody(options.thread),
       options,
       (reply) => `compacted: ${reply.tokens_before} → ${reply.tokens_after} tokens (${reply.compaction_id})`,
+    ),
+  );
+
+  withControlOptions(
+    session
+      .command('summarise-branch')
+      .argument('<aspect>', 'aspect name')
+      .argument('<entry>', 'the first entry of the branch to summarise')
+      .option('--thread <id>', 'the thread (thread mode)')
+      .description('write a branch summary of the branch from an entry to its leaf (B.12)'),
+  ).action((aspect: string, entry: string, options: ControlOptions & { thread?: string }) =>
+    control<{ branch_summary_id: string }>(
+      'POST',
+      `${aspectPath(aspect)}/summarise-branch`,
+      { from_entry_id: entry, ...threadBody(options.thread) },
+      options,
+      (reply) => `branch summary written (${reply.branch_summary_id})`,
     ),
   );
 

@@ -220,6 +220,21 @@ describe('session control through the admin API (rewind, compact, tree)', () => 
       expect(followed.value).toMatchObject({ state: 'done', action: 'list_sessions' });
       expect(followed.value.result?.sessions.map((s) => s.sid)).toEqual(['global']);
 
+      // A branch summary from the CLI: of the branch from the first entry of the finished turn.
+      const firstEntry = (await readFile(path.join(home, 'session', 'global.jsonl'), 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { id: string; kind: string })
+        .find((l) => l.kind === 'turn.user');
+      const summarised = await runNexus(
+        ['session', 'summarise-branch', 'ponder', firstEntry?.id ?? '?'],
+        env,
+      );
+      expect(summarised.output).toMatch(/^branch summary written \(\w+\)/);
+      expect(await readFile(path.join(home, 'session', 'global.jsonl'), 'utf8')).toContain(
+        '"branch_summary"',
+      );
+
       const bad = await runNexus(['session', 'ls', 'ponder', '--wait', '301'], env);
       expect(bad.code).not.toBe(0);
       expect(bad.output).toContain('must be whole seconds from 0 to 300');
