@@ -53,6 +53,18 @@ describe('planCompaction', () => {
     ]);
   });
 
+  it('counts a turn with messages that joined it mid-way as one turn (B.21)', () => {
+    const { s } = conversation(2);
+    const opening = s.user('u2');
+    s.assistant('a2 asks a tool', undefined, [{ id: 't1', name: 'send_message', input: {} }]);
+    s.toolResult('t1', 'sent');
+    s.user('joined mid-turn');
+    s.user('joined too');
+    const head = s.assistant('a2 answers both');
+    const plan = planCompaction(buildContext(s.entries, head).entries, 1);
+    expect(plan?.firstKeptEntryId).toBe(opening);
+  });
+
   it('has nothing to do when there are no more turns than it keeps', () => {
     const { s, head } = conversation(2);
     expect(planCompaction(buildContext(s.entries, head).entries, 2)).toBeNull();

@@ -67,7 +67,7 @@ export function entryTokens(entry: SessionEntry, elided: ReadonlySet<string> = n
 }
 
 /**
- * Keeps the last `keepRecentTurns` turns (each opened by a `turn.user`) verbatim and summarises
+ * Keeps the last `keepRecentTurns` turns (each opened by the `turn.user` of a batch) verbatim and summarises
  * everything before them. If the kept turns alone exceed `keptBudgetTokens`, their oldest tool
  * results are elided, one by one, until they fit or none is left (B.49). Returns null when there
  * is nothing older than the kept turns and nothing new to elide.
@@ -78,7 +78,12 @@ export function planCompaction(
   options: PlanOptions = {},
 ): CompactionPlan | null {
   if (replayed.length === 0) return null;
-  const turnStarts = replayed.flatMap((e, i) => (e.kind === 'turn.user' ? [i] : []));
+  // B.21: a turn is one inbound batch and what follows it. Messages that joined a running turn (a
+  // `turn.user` right after a tool result or after the turn's own `turn.user`) do not open one.
+  const turnStarts = replayed.flatMap((e, i) => {
+    const before = replayed[i - 1]?.kind;
+    return e.kind === 'turn.user' && before !== 'turn.tool_result' && before !== 'turn.user' ? [i] : [];
+  });
   const firstKeptIndex =
     turnStarts.length > keepRecentTurns ? (turnStarts[turnStarts.length - keepRecentTurns] as number) : 0;
   const toSummarise = replayed.slice(0, firstKeptIndex).filter((e) => e.kind !== 'system.prompt');
