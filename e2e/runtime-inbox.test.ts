@@ -3,7 +3,7 @@
  * acknowledged with it, and a turn cut short by SIGTERM is neither acknowledged nor ended, so it
  * resumes after a restart.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   adminClient,
@@ -58,7 +58,13 @@ describe('the runtime acknowledges exactly what its turns took', () => {
       (await readFile(path.join(home, 'session', 'global.jsonl'), 'utf8').catch(() => ''))
         .split('\n')
         .filter(Boolean)
-        .map((l) => JSON.parse(l) as Line);
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as Line];
+          } catch {
+            return []; // a line this test damaged on purpose
+          }
+        });
     const acked = async () =>
       (JSON.parse(await readFile(path.join(home, 'state.json'), 'utf8')) as { last_processed_id: string })
         .last_processed_id;
@@ -137,5 +143,38 @@ describe('the runtime acknowledges exactly what its turns took', () => {
       timeoutMs: 10_000,
       what: 'the ack after the resumed turn',
     });
+  });
+
+  it('reports a session line it had to skip as an error event (B.56), and keeps what follows', async () => {
+    const aspect = await startAspect('mended', [{ reply: 'heard: {{message.content}}' }]);
+    const agent = await aspect.start();
+    await admin().post('/v1/messages', { content: 'before the damage', to: ['mended'] });
+    await waitUntil(async () => (await aspect.lines()).some((l) => l.kind === 'custom.turn_end'), {
+      timeoutMs: 20_000,
+      what: 'the first turn',
+    });
+    await agent.stop();
+    const file = path.join(aspect.home, 'session', 'global.jsonl');
+    const text = (await readFile(file, 'utf8')).split('\n');
+    text.splice(2, 0, '{"this is": not a session line');
+    await writeFile(file, text.join('\n'));
+
+    await aspect.start();
+    await admin().post('/v1/messages', { content: 'after the damage', to: ['mended'] });
+    const reported = await waitUntil(
+      async () => {
+        const { events } = await admin().get<{ events: { kind: string; data: Record<string, unknown> }[] }>(
+          '/v1/events?aspect=mended&limit=100',
+        );
+        return events.find((e) => e.kind === 'error' && e.data.line === 3);
+      },
+      { timeoutMs: 20_000, what: 'the error event' },
+    );
+    expect(reported.value.data).toMatchObject({ error: 'session line repaired or skipped' });
+    await waitUntil(
+      async () => (await aspect.lines()).filter((l) => l.kind === 'custom.turn_end').length >= 2,
+      { timeoutMs: 20_000, what: 'the turn after the damage' },
+    );
+    expect(JSON.stringify(await aspect.lines())).toContain('before the damage');
   });
 });

@@ -75,9 +75,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const maxOutputTokens = config.provider.max_output_tokens ?? defaultMaxOutputTokens(window);
   const reserveTokens = config.compaction.reserve_tokens ?? defaultReserveTokens(window);
   const systemPrompt = assembleSystemPrompt(home.identity);
-  const sessions = new Sessions(options.homeDir, config.context_mode, (p) =>
-    logger.warn(p, 'session line repaired or skipped'),
-  );
+  // B.56: a repaired or skipped session line is logged and published as an `error` event. Sessions
+  // open lazily, after the broker session below exists.
+  const sessions = new Sessions(options.homeDir, config.context_mode, (problem) => {
+    logger.warn(problem, 'session line repaired or skipped');
+    broker.publish('error', undefined, { error: 'session line repaired or skipped', ...problem });
+  });
   const inbox = new Inbox(state.last_processed_id);
   const crash = crashPoints();
   const shutdown = new AbortController();
