@@ -59,6 +59,23 @@ describe('Hands with real brokers and workers', () => {
     return reply.dispatch_id;
   };
   const info = (id: string) => admin.get<DispatchInfo>(`/v1/hands/dispatches/${id}`);
+  /** The dispatch's events in order, a requeue with its reason (events are written just after commit). */
+  const transitions = async (id: string) => {
+    const read = async () => {
+      const { events } = await admin.get<{ events: { kind: string; data: Record<string, unknown> }[] }>(
+        '/v1/events?aspect=helper&limit=1000',
+      );
+      return events
+        .filter((e) => e.data.dispatch_id === id)
+        .map((e) => (e.kind === 'hand.requeued' ? `${e.kind}:${String(e.data.reason)}` : e.kind));
+    };
+    return (
+      await waitUntil(async () => ((await read()).includes('hand.finished') ? read() : null), {
+        timeoutMs: 5000,
+        what: `the events of dispatch ${id}`,
+      })
+    ).value;
+  };
   const setLimits = (n: number, h: number) => admin.call<LimitsReply>('PUT', '/v1/hands/limits', { n, h });
   const stopWorkers = async () => {
     await Promise.all(workers.splice(0).map((w) => w.kill()));
@@ -205,6 +222,14 @@ describe('Hands with real brokers and workers', () => {
       what: 'worker_lost',
     });
     expect((await info(id)).result).toMatchObject({ status: 'worker_lost' });
+    // Every transition is an event: the requeue after the first loss too.
+    expect(await transitions(id)).toEqual([
+      'hand.queued',
+      'hand.started',
+      'hand.requeued:lease_expired',
+      'hand.started',
+      'hand.finished',
+    ]);
   }, 90_000);
 
   it('a Hand that never finishes ends timeout at its deadline', async () => {
@@ -235,6 +260,13 @@ describe('Hands with real brokers and workers', () => {
     startWorker(1, 1);
     await waitUntil(async () => (await info(id)).state === 'done', { timeoutMs: 20_000, what: 'second run' });
     expect(await info(id)).toMatchObject({ attempt: 2, result: { status: 'ok', summary: 'slow done' } });
+    expect(await transitions(id)).toEqual([
+      'hand.queued',
+      'hand.started',
+      'hand.requeued:released',
+      'hand.started',
+      'hand.finished',
+    ]);
   }, 60_000);
 
   it('aborts a queued dispatch at once and a running one at the next heartbeat', async () => {

@@ -30,8 +30,11 @@ export function handDuties(options: {
         await options.hands.seedLimits(db);
         const swept = await sweepLeases(db, options.graceS);
         options.hands.announceEnded(swept.ended);
-        if (swept.requeued > 0 || swept.ended.length > 0) {
-          options.notifier.notify(HANDS_CHANNEL, { swept: [String(swept.requeued + swept.ended.length)] });
+        options.hands.announceRequeued(swept.requeued);
+        if (swept.requeued.length > 0 || swept.ended.length > 0) {
+          options.notifier.notify(HANDS_CHANNEL, {
+            swept: [String(swept.requeued.length + swept.ended.length)],
+          });
           options.hands.onHint();
         }
         const counts = await countQueueAndRunning(db);

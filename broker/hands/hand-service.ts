@@ -29,7 +29,8 @@ import { bodyHash } from '../bus/canonical-json.js';
 import type { BrokerMetrics } from '../observability/broker-metrics.js';
 import type { EventService } from '../events/event-service.js';
 import * as sql from './dispatch-sql.js';
-import { HANDS_CHANNEL, announceEnded, envelope } from './results.js';
+import { HANDS_CHANNEL, announceEnded, announceRequeued, envelope } from './results.js';
+import type { RequeuedDispatch } from './lease-sql.js';
 
 export { HANDS_CHANNEL };
 import { WorkerLeases } from './worker-leases.js';
@@ -343,6 +344,11 @@ export class HandService {
   }
 
   /** Delivers the `hand_result` messages of dispatches that just ended, counts and records them. */
+  /** Dispatches the lease duty put back in the queue after their first lost lease. */
+  announceRequeued(requeued: RequeuedDispatch[]): void {
+    announceRequeued(this.deps, requeued, 'lease_expired');
+  }
+
   announceEnded(ended: sql.EndedDispatch[]): void {
     announceEnded(this.deps, ended);
   }

@@ -81,24 +81,28 @@ export async function renewLease(
 export async function releaseLease(
   db: Queryable,
   lease: LeaseKey,
-): Promise<{ ended: EndedDispatch | null } | null> {
+): Promise<{ ended: EndedDispatch | null; requeued: RequeuedDispatch | null } | null> {
   const { rows } = await db.query<{ released: boolean } & Partial<PostedMessage>>(
     'SELECT * FROM nexus_release($1, $2, $3, $4)',
     [lease.dispatchId, lease.tokenId, lease.workerId, lease.attempt],
   );
   const row = rows[0];
   if (!row?.released) return null;
-  if (!row.message_id) return { ended: null };
-  const owner = await db.query<{ target: string; hand: string }>(
-    'SELECT target, hand FROM hand_dispatches WHERE id = $1',
-    [lease.dispatchId],
-  );
+  const owner = (
+    await db.query<RequeuedDispatch>(
+      'SELECT id AS dispatch_id, target, hand, thread_id::text, attempt FROM hand_dispatches WHERE id = $1',
+      [lease.dispatchId],
+    )
+  ).rows[0] as RequeuedDispatch;
+  if (!row.message_id) return { ended: null, requeued: owner };
   return {
     ended: {
       ...(row as PostedMessage),
       dispatch_id: lease.dispatchId,
-      ...(owner.rows[0] as { target: string; hand: string }),
+      target: owner.target,
+      hand: owner.hand,
     },
+    requeued: null,
   };
 }
 
@@ -148,17 +152,36 @@ export async function heldLeaseTarget(db: Queryable, lease: LeaseKey): Promise<s
 }
 
 export interface SweepResult {
-  requeued: number;
+  /** Dispatches whose lease expired for the first time: back in the queue. */
+  requeued: RequeuedDispatch[];
   ended: EndedDispatch[];
 }
 
-/** The lease duty's statement (B.16, B.75), then which dispatches the results it posted belong to. */
+export interface RequeuedDispatch {
+  dispatch_id: string;
+  target: string;
+  hand: string;
+  thread_id: string;
+  attempt: number;
+}
+
+/** The lease duty's statement (B.16, B.75), then which dispatches its rows belong to. */
 export async function sweepLeases(db: Queryable, graceS: number): Promise<SweepResult> {
   const { rows } = await db.query<
-    { requeued: number; message_id: string | null } & Omit<PostedMessage, 'message_id'>
+    { requeued_id: string | null; message_id: string | null } & Omit<PostedMessage, 'message_id'>
   >('SELECT * FROM nexus_hand_sweep($1)', [graceS]);
+  const requeuedIds = rows.flatMap((r) => (r.requeued_id === null ? [] : [r.requeued_id]));
   const posted = rows.filter((r): r is typeof r & { message_id: string } => r.message_id !== null);
-  const requeued = rows.reduce((sum, r) => sum + r.requeued, 0);
+  const requeued =
+    requeuedIds.length === 0
+      ? []
+      : (
+          await db.query<RequeuedDispatch>(
+            `SELECT id AS dispatch_id, target, hand, thread_id::text, attempt FROM hand_dispatches
+              WHERE id = ANY ($1::bigint[])`,
+            [requeuedIds],
+          )
+        ).rows;
   if (posted.length === 0) return { requeued, ended: [] };
   const { rows: owners } = await db.query<{
     id: string;

@@ -4,6 +4,7 @@ import type { DeliveryAnnouncer } from '../bus/send.js';
 import type { EventService } from '../events/event-service.js';
 import type { BrokerMetrics } from '../observability/broker-metrics.js';
 import type { EndedDispatch } from './dispatch-sql.js';
+import type { RequeuedDispatch } from './lease-sql.js';
 
 /** Claimers wake on this channel: something was queued or a running slot was freed. */
 export const HANDS_CHANNEL = 'nexus_hands';
@@ -36,6 +37,22 @@ export function announceEnded(deps: ResultDeps, ended: EndedDispatch[]): void {
       kind: 'hand.finished',
       threadId: e.thread_id,
       data: { dispatch_id: e.dispatch_id, hand: e.hand, status: e.status, result_message_id: e.message_id },
+    })),
+  );
+}
+
+/** Records dispatches that went back to the queue (running → queued): a lease that expired or a release. */
+export function announceRequeued(
+  deps: Pick<ResultDeps, 'events'>,
+  requeued: RequeuedDispatch[],
+  reason: 'lease_expired' | 'released',
+): void {
+  deps.events.recordLater(
+    requeued.map((r) => ({
+      aspect: r.target,
+      kind: 'hand.requeued',
+      threadId: r.thread_id,
+      data: { dispatch_id: r.dispatch_id, hand: r.hand, attempt: r.attempt, reason },
     })),
   );
 }

@@ -16,7 +16,7 @@ import { withDatabaseRetry } from '../db/retry.js';
 import type { WorkerLease } from '../credentials/dispatch-lease.js';
 import { ClaimGate } from './claim-gate.js';
 import * as sql from './lease-sql.js';
-import { HANDS_CHANNEL, announceEnded, type ResultDeps } from './results.js';
+import { HANDS_CHANNEL, announceEnded, announceRequeued, type ResultDeps } from './results.js';
 import type { HandServiceDeps } from './hand-service.js';
 
 export class WorkerLeases {
@@ -105,6 +105,7 @@ export class WorkerLeases {
       announceEnded(this.deps, [released.ended]);
       return { state: 'done' };
     }
+    if (released.requeued) announceRequeued(this.deps, [released.requeued], 'released');
     return { state: 'queued' };
   }
 
