@@ -71,6 +71,41 @@ describe('session control: fork and activate', () => {
     return out;
   }
 
+  describe('a rewind or forced compaction whose summary call fails (B.50)', () => {
+    it('writes nothing, and answers with the error', async () => {
+      const deps = depsFor('global');
+      const session = await deps.sessions.forThread('7');
+      const { a1 } = await twoTurns(session);
+      const before = await snapshot();
+      const failing: SessionControlDeps = {
+        ...deps,
+        summariser: { ...deps.summariser, call: () => Promise.reject(new Error('provider down')) },
+      };
+      const rewound = await applyControl(
+        'r1',
+        'rewind',
+        { target_entry_id: a1?.id, emit_branch_summary: true },
+        failing,
+      );
+      expect(rewound).toMatchObject({
+        ok: false,
+        error: { message: expect.stringContaining('provider down') },
+      });
+      expect(await snapshot()).toEqual(before);
+      const compacted = await applyControl('r2', 'compact', {}, failing);
+      expect(compacted).toMatchObject({ ok: false });
+      expect(await snapshot()).toEqual(before);
+      // Nothing to compact is refused without a trace too.
+      const one = depsFor('thread');
+      await (
+        await one.sessions.forThread('9')
+      ).append([{ kind: 'turn.user', payload: { content: 'only one', message_ids: ['3'], thread_id: '9' } }]);
+      const alone = await snapshot();
+      expect(await applyControl('r3', 'compact', { thread_id: '9' }, one)).toMatchObject({ ok: false });
+      expect(await snapshot()).toEqual(alone);
+    });
+  });
+
   describe('in thread mode', () => {
     it('copies the ancestry into the reserved thread, closes unanswered tool calls there, and keeps the source', async () => {
       const deps = depsFor('thread');

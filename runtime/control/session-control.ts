@@ -135,11 +135,16 @@ async function existingSession(sid: string, deps: SessionControlDeps): Promise<S
   return deps.sessions.get(sid);
 }
 
-/** Records the request in the session; refuses one already applied (B.48). */
-async function record(session: SessionFile, requestId: string, action: string): Promise<void> {
+/** Refuses a request this session has already applied (B.48). */
+function assertNotApplied(session: SessionFile, requestId: string): void {
   if (session.entries.some((e) => e.kind === 'custom.control' && e.payload.request_id === requestId)) {
     throw new ControlRefusal('conflict', `control request ${requestId} was already applied`);
   }
+}
+
+/** Records the request in the session; refuses one already applied (B.48). */
+async function record(session: SessionFile, requestId: string, action: string): Promise<void> {
+  assertNotApplied(session, requestId);
   await session.append([{ kind: 'custom.control', payload: { request_id: requestId, action } }]);
 }
 
@@ -151,16 +156,21 @@ async function rewind(requestId: string, body: z.infer<typeof RewindRequest>, de
       `target_entry_id: ${body.target_entry_id} is not an entry of this session`,
     );
   const oldHead = session.head;
-  await record(session, requestId, 'rewind');
-  await session.moveHead(body.target_entry_id);
-  await closeUnansweredToolCalls(session, 'abandoned by rewind');
-  let branchSummaryId: string | undefined;
+  assertNotApplied(session, requestId);
   const departed =
     oldHead && !session.descendsFrom(body.target_entry_id, oldHead)
       ? firstAfter(session, body.target_entry_id, oldHead)
       : null;
-  if (body.emit_branch_summary && departed && oldHead) {
-    const summary = await summariseBranch(session, departed, oldHead, deps.summariser);
+  // B.50: the summary is made before anything is written, so a failed summary call changes nothing.
+  const summary =
+    body.emit_branch_summary && departed && oldHead
+      ? await summariseBranch(session, departed, oldHead, deps.summariser)
+      : null;
+  await record(session, requestId, 'rewind');
+  await session.moveHead(body.target_entry_id);
+  await closeUnansweredToolCalls(session, 'abandoned by rewind');
+  let branchSummaryId: string | undefined;
+  if (summary !== null && departed) {
     const [entry] = await session.append([
       { kind: 'branch_summary', payload: { summary, from_entry_id: departed } },
     ]);
@@ -190,15 +200,17 @@ async function forceCompaction(
   const { session } = await sessionFor(body.thread_id, deps);
   const context = buildContext(session.entries, session.head);
   const tokensBefore = deps.tokensOf(session.header.sid) || estimateTokens(transcript(context.entries, null));
-  await record(session, requestId, 'compact');
+  assertNotApplied(session, requestId);
   const result = await compact(session, deps.keepRecentTurns, tokensBefore, deps.summariser, {
     keptBudgetTokens: deps.window - deps.reserveTokens,
   });
+  // Refused (or a failed summary call): nothing was written. Recorded only once it is applied.
   if (!result)
     throw new ControlRefusal(
       'conflict',
       `nothing to compact: the session has no more than ${deps.keepRecentTurns} turns`,
     );
+  await record(session, requestId, 'compact');
   return {
     compaction_id: result.compactionId,
     tokens_before: result.tokensBefore,
