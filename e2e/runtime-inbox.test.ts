@@ -83,9 +83,14 @@ describe('the runtime acknowledges exactly what its turns took', () => {
         },
         { reply: 'noted' },
       ],
-      ['send_message'],
+      ['send_message', 'knowledge_search'],
     );
     await aspect.start();
+    // B.58: the roster lists the tools offered; knowledge_search is not built yet, so not offered.
+    const { aspects } = await admin().get<{ aspects: { name: string; capabilities: string[] }[] }>(
+      '/v1/aspects',
+    );
+    expect(aspects.find((a) => a.name === 'joiner')?.capabilities).toEqual(['send_message']);
     const first = await admin().post<{ id: string; thread_id: string }>('/v1/messages', {
       content: 'first',
       to: ['joiner'],

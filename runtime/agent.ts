@@ -87,7 +87,17 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   let compactions = 0;
   let lastCompactionAt: string | undefined;
 
+  // B.58: the configured tools whose part is built; the others are skipped with a warning, and
+  // stateless aspects answer without tools. Registered as the aspect's tools, so the roster's
+  // capabilities list what is actually offered.
+  const offeredTools =
+    config.context_mode === 'stateless' ? [] : config.tools.filter((name) => name in TOOL_FACTORIES);
+  for (const name of config.tools)
+    if (config.context_mode !== 'stateless' && !(name in TOOL_FACTORIES))
+      logger.warn({ tool: name }, 'tool not available yet; skipped (B.58)');
+
   const broker: BrokerSession = new BrokerSession({
+    offeredTools,
     url: options.url,
     token: options.token,
     home,
@@ -114,11 +124,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const provider = choice.provider;
   const call = callWithRetry(() => choice.credential);
   const tools = new ToolRegistry();
-  for (const name of config.tools) {
-    if (name === 'send_message') tools.register(sendMessageTool(broker.http));
-    else if (name === 'dispatch_hand') tools.register(dispatchHandTool(broker.http));
-    else logger.warn({ tool: name }, 'tool not available yet; skipped (B.58)');
-  }
+  for (const name of offeredTools)
+    tools.register(TOOL_FACTORIES[name as keyof typeof TOOL_FACTORIES](broker.http));
   const lastTokens = new Map<string, number>();
   const controls: { request_id: string; action: string; params: unknown }[] = [];
   const controlDeps: SessionControlDeps = {
@@ -361,6 +368,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
  * The newest turn on the branch if it has no `custom.turn_end` (B.46): walk back from the head to
  * the previous `turn_end`, collecting the message ids of the `turn.user` entries met.
  */
+/** The runtime tools that are built, by name (the knowledge tools and MCP arrive with their parts). */
+const TOOL_FACTORIES = { send_message: sendMessageTool, dispatch_hand: dispatchHandTool } as const;
+
 function unfinishedTurn(session: TurnDeps['session']): { threadId: string; messageIds: string[] } | null {
   const messageIds: string[] = [];
   let threadId: string | null = null;

@@ -21,6 +21,8 @@ export interface BrokerSessionOptions {
   /** A `control` frame from the broker (B.12); answer with `controlResult`. */
   onControl: (request: { request_id: string; action: string; params: unknown }) => void;
   stats: () => unknown;
+  /** The tools this runtime offers, registered as the aspect's `tools` (B.58: roster capabilities). */
+  offeredTools: string[];
   maxBackoffMs?: number;
 }
 
@@ -60,6 +62,7 @@ export class BrokerSession {
     const cap = this.options.maxBackoffMs ?? 30_000;
     const body = {
       ...home.config,
+      tools: this.options.offeredTools,
       instance_id: instanceId,
       pid: process.pid,
       started_at: new Date().toISOString(),
