@@ -44,7 +44,7 @@ export function registerHandCommands(program: Command): void {
   const hand = program.command('hand').description('invoke Hands and follow their dispatches');
 
   hand
-    .command('dispatch')
+    .command('dispatch', { isDefault: true })
     .description("queue a dispatch of TARGET's Hand HAND; prints the dispatch id, or the refusal")
     .argument('<target>', 'the aspect that offers the Hand')
     .argument('<hand>', 'the Hand name')
@@ -116,7 +116,7 @@ export function registerHandCommands(program: Command): void {
   const queue = program.command('queue').description('the Hand dispatch queue (admin)');
 
   queue
-    .command('ls')
+    .command('ls', { isDefault: true })
     .description('list queued and running dispatches, oldest first')
     .option('--target <aspect>', 'only dispatches to this aspect')
     .option('--limit <n>', 'at most this many (default 100)')

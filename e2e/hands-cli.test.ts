@@ -60,6 +60,11 @@ describe('nexus hand and nexus queue', () => {
     expect(done.code).toBe(0);
     expect(done.output).toMatch(/\tdone\thelper\/echo\tattempt 1\tok\techo: hello there/);
 
+    // Section 1's form, `hand ASPECT HAND PROMPT`, is the same command.
+    const short = await nexus('hand', 'helper', 'echo', 'short form', '--input', '{"n": 2}', '--wait');
+    expect(short.code).toBe(0);
+    expect(short.output).toContain('echo: short form');
+
     const unknown = await nexus('hand', 'dispatch', 'helper', 'paint', 'x');
     expect(unknown.code).toBe(3);
     expect(unknown.output).toContain('rejected\tunknown_hand');
@@ -86,7 +91,7 @@ describe('nexus hand and nexus queue', () => {
     const bad = await nexus('queue', 'limits', '--n', '0');
     expect(bad.code).toBe(2);
     expect(bad.output).toContain('n:');
-    const listed = await nexus('queue', 'ls', '--json');
+    const listed = await nexus('queue', '--json'); // bare `queue` (section 1) lists it
     expect(JSON.parse(listed.output)).toMatchObject({
       n: 2,
       by_dispatcher: [],
