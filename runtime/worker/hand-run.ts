@@ -20,6 +20,8 @@ export const MAX_HAND_CALLS = 4;
 export interface HandRunDeps {
   provider: Provider;
   call(provider: Provider, request: ProviderRequest, signal: AbortSignal): Promise<ProviderResult>;
+  /** A model answered whose price is unknown: its cost counts as 0 (B.19). */
+  unknownPrice(model: string): void;
 }
 
 /** Why a run was stopped from outside: the abort signal's reason. */
@@ -64,7 +66,9 @@ export async function runHand(
         result.usage.cache_creation_input_tokens;
       usage.input_tokens += input;
       usage.output_tokens += result.usage.output_tokens;
-      usage.cost_usd += costUsd(result.model, input, result.usage.output_tokens);
+      const cost = costUsd(result.model, input, result.usage.output_tokens);
+      if (cost === null && deps.provider.kind !== 'scripted') deps.unknownPrice(result.model);
+      usage.cost_usd += cost ?? 0;
       summary = result.content;
       if (result.toolCalls.length === 0) break;
       messages.push({ role: 'assistant', content: result.content, tool_calls: result.toolCalls });

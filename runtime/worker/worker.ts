@@ -103,7 +103,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
                 `dispatch ${d.id}`,
               );
         const call = callWithRetry(() => (offline !== null ? null : credential));
-        envelope = await runHand(d, { provider, call }, controller.signal);
+        const unknownPrice = (model: string) =>
+          logger.warn(
+            { dispatch: d.id, model },
+            'no price known for this model; its cost counts as 0 (B.19)',
+          );
+        envelope = await runHand(d, { provider, call, unknownPrice }, controller.signal);
       } catch (err) {
         envelope = {
           status: 'error',
