@@ -106,6 +106,34 @@ describe('session control: fork and activate', () => {
     });
   });
 
+  describe('tree pages', () => {
+    it('stop short of the frame limit however wide the previews are, and page on with after (B.48)', async () => {
+      const deps = depsFor('global');
+      const session = await deps.sessions.forThread('7');
+      const wide = 'é'.repeat(300); // two bytes each in UTF-8, 200 kept in the preview
+      await session.append(
+        Array.from({ length: 2000 }, (_, i) => ({
+          kind: 'turn.user' as const,
+          payload: { content: `${i} ${wide}`, message_ids: [String(i + 1)], thread_id: '7' },
+        })),
+      );
+      const first = await applyControl('t1', 'tree', { sid: 'global', limit: 2000 }, deps);
+      const page = (first as { ok: true; result: { entries: { id: string }[] } }).result.entries;
+      expect(page.length).toBeGreaterThan(0);
+      expect(page.length).toBeLessThan(2000);
+      expect(Buffer.byteLength(JSON.stringify(first))).toBeLessThan(600 * 1024);
+      const rest = await applyControl(
+        't2',
+        'tree',
+        { sid: 'global', limit: 2000, after: page.at(-1)?.id },
+        deps,
+      );
+      const next = (rest as { ok: true; result: { entries: { id: string }[] } }).result.entries;
+      expect(next[0]?.id).not.toBe(page.at(-1)?.id);
+      expect(page.length + next.length).toBeLessThanOrEqual(2000);
+    });
+  });
+
   describe('in thread mode', () => {
     it('copies the ancestry into the reserved thread, closes unanswered tool calls there, and keeps the source', async () => {
       const deps = depsFor('thread');

@@ -329,19 +329,20 @@ async function listSessions(deps: SessionControlDeps) {
 async function tree(params: z.infer<typeof TreeParams>, deps: SessionControlDeps) {
   const session = await existingSession(params.sid, deps);
   const start = params.after ? session.entries.findIndex((e) => e.id === params.after) + 1 : 0;
-  const page = session.entries.slice(start, start + params.limit);
-  return {
-    sid: params.sid,
-    head: session.head,
-    entries: page.map((e) => ({
-      id: e.id,
-      parent_id: e.parentId,
-      kind: e.kind,
-      ts: e.ts,
-      preview: preview(e),
-    })),
-  };
+  const entries = [];
+  let bytes = 0;
+  for (const e of session.entries.slice(start, start + params.limit)) {
+    const item = { id: e.id, parent_id: e.parentId, kind: e.kind, ts: e.ts, preview: preview(e) };
+    bytes += Buffer.byteLength(JSON.stringify(item));
+    // A shorter page rather than a reply past the socket's frame limit (B.48): ask again `after` it.
+    if (entries.length > 0 && bytes > TREE_PAGE_BYTES) break;
+    entries.push(item);
+  }
+  return { sid: params.sid, head: session.head, entries };
 }
+
+/** A tree page stays far below the 1 MiB frame limit whatever its previews hold. */
+const TREE_PAGE_BYTES = 512 * 1024;
 
 function preview(entry: SessionEntry): string {
   const payload = entry.payload as Record<string, unknown>;
