@@ -23,6 +23,7 @@ import type { Principal } from '../auth/principal.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { MessageService } from '../bus/send.js';
 import {
+  failUndelivered,
   finishControlRequest,
   insertControlRequest,
   lockPendingControlRequest,
@@ -82,13 +83,10 @@ export class ControlService {
       DELIVERY_WINDOW_MS,
       (row) => row.delivered_at !== null || row.state !== 'pending',
     );
-    if (!delivered || (delivered.delivered_at === null && delivered.state === 'pending')) {
-      await finishControlRequest(this.db, id, aspect, {
-        ok: false,
-        error: { code: 'not_connected', message: 'no socket' },
-      });
+    const undelivered = !delivered || (delivered.delivered_at === null && delivered.state === 'pending');
+    // Failed only if still undelivered: a replica that delivered it at the last moment wins.
+    if (undelivered && (await failUndelivered(this.db, id, { code: 'not_connected', message: 'no socket' })))
       throw new WireError('not_connected', `${aspect} has no open socket to take control requests`);
-    }
     const finished = await this.waitFor(id, waitS * 1000, (row) => row.state !== 'pending');
     if (!finished || finished.state === 'pending')
       return { status: 202, body: { request_id: id, state: 'pending' } };

@@ -41,10 +41,14 @@ export async function undeliveredControlRequests(db: Queryable, ids: string[]): 
   return result.rows;
 }
 
-/** Claims delivery of a request; false if another replica delivered it first. */
+/**
+ * Claims delivery of a request; false if another replica delivered it first, or it is no longer
+ * pending (failed `not_connected` after the delivery window: its caller was told so, B.12).
+ */
 export async function markControlDelivered(db: Queryable, id: string): Promise<boolean> {
   const result = await db.query(
-    `UPDATE control_requests SET delivered_at = now() WHERE id = $1 AND delivered_at IS NULL`,
+    `UPDATE control_requests SET delivered_at = now()
+      WHERE id = $1 AND delivered_at IS NULL AND state = 'pending'`,
     [id],
   );
   return (result.rowCount ?? 0) > 0;
@@ -80,6 +84,19 @@ export async function finishControlRequest(
       outcome.ok ? JSON.stringify(outcome.result ?? null) : null,
       outcome.ok ? null : JSON.stringify(outcome.error),
     ],
+  );
+  return (result.rowCount ?? 0) > 0;
+}
+
+/**
+ * Fails a request nobody delivered (B.12's `not_connected`); false if a replica delivered it in the
+ * meantime, which then stands.
+ */
+export async function failUndelivered(db: Queryable, id: string, error: { code: string; message: string }) {
+  const result = await db.query(
+    `UPDATE control_requests SET state = 'failed', error = $2, finished_at = now()
+      WHERE id = $1 AND state = 'pending' AND delivered_at IS NULL`,
+    [id, JSON.stringify(error)],
   );
   return (result.rowCount ?? 0) > 0;
 }
