@@ -330,6 +330,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
           } catch (err) {
             if (shutdown.signal.aborted) return; // abandoned: redelivered and resumed after restart
             logger.error({ err }, 'turn failed');
+            broker.publish('error', batch[0]?.thread_id, { error: `turn failed: ${String(err)}` });
           }
           crash('before-ack');
           const ack = inbox.finish(taken);
