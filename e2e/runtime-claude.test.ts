@@ -33,6 +33,12 @@ describe('an aspect on claude-api answers a peer through send_message', () => {
     });
 
     await waitUntil(() => peer.received.length > 0, { timeoutMs: 20_000, what: "wren's reply" });
+    // The reply goes out between wren's two provider calls: wait for the second, so it cannot land
+    // in the next test's count of requests.
+    await waitUntil(() => double.messageRequests().length >= 2, {
+      timeoutMs: 20_000,
+      what: "wren's last call",
+    });
     expect(peer.received[0]).toMatchObject({
       from: 'wren',
       thread_id: question.thread_id,
