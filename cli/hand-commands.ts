@@ -77,8 +77,15 @@ export function registerHandCommands(program: Command): void {
           return;
         }
         if (!options.wait) return print(reply, options.json, () => `${reply.dispatch_id}\tqueued`);
+        let shown = '';
         for (;;) {
           const info = await broker.get<DispatchInfo>(dispatchPath(reply.dispatch_id));
+          // Long waits show progress (section 1): each change of state, on stderr.
+          const progress = info.state === 'running' ? `running, attempt ${info.attempt}` : info.state;
+          if (info.state !== 'done' && progress !== shown) {
+            process.stderr.write(`${reply.dispatch_id}\t${progress}\n`);
+            shown = progress;
+          }
           if (info.state === 'done') {
             print(info, options.json, () => describeResult(info));
             if (info.result?.status !== 'ok') process.exitCode = 3;

@@ -31,7 +31,10 @@ describe('nexus hand and nexus queue', () => {
       '/v1/aspects/register',
       registerBody('helper', randomUUID(), {
         hands: [{ name: 'echo', description: 'echoes', input_schema: { type: 'object', required: ['n'] } }],
-        script: [{ reply: 'echo: {{message.content}}' }],
+        script: [
+          { match: 'slowly', reply: 'echo: took its time', ttft_ms: 1500 },
+          { reply: 'echo: {{message.content}}' },
+        ],
       }),
     );
     const workerToken = await admin.post<{ token: string }>('/v1/admin/tokens', {
@@ -59,6 +62,12 @@ describe('nexus hand and nexus queue', () => {
     );
     expect(done.code).toBe(0);
     expect(done.output).toMatch(/\tdone\thelper\/echo\tattempt 1\tok\techo: hello there/);
+
+    // A long wait shows its progress, on stderr, as the state changes (section 1).
+    const slow = await nexus('hand', 'helper', 'echo', 'slowly', '--input', '{"n": 3}', '--wait');
+    expect(slow.code).toBe(0);
+    expect(slow.output).toMatch(/\trunning, attempt 1\n/);
+    expect(slow.output).toContain('echo: took its time');
 
     // Section 1's form, `hand ASPECT HAND PROMPT`, is the same command.
     const short = await nexus('hand', 'helper', 'echo', 'short form', '--input', '{"n": 2}', '--wait');
