@@ -365,13 +365,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   };
 }
 
+/** The runtime tools that are built, by name (the knowledge tools and MCP arrive with their parts). */
+const TOOL_FACTORIES = { send_message: sendMessageTool, dispatch_hand: dispatchHandTool } as const;
+
 /**
  * The newest turn on the branch if it has no `custom.turn_end` (B.46): walk back from the head to
  * the previous `turn_end`, collecting the message ids of the `turn.user` entries met.
  */
-/** The runtime tools that are built, by name (the knowledge tools and MCP arrive with their parts). */
-const TOOL_FACTORIES = { send_message: sendMessageTool, dispatch_hand: dispatchHandTool } as const;
-
 function unfinishedTurn(session: TurnDeps['session']): { threadId: string; messageIds: string[] } | null {
   const messageIds: string[] = [];
   let threadId: string | null = null;
