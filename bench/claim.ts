@@ -13,6 +13,7 @@ import type { Runner } from 'graphile-worker';
 import { ClaimGate } from '../broker/hands/claim-gate.js';
 import { claim as claimSql, completeLeases } from '../broker/hands/lease-sql.js';
 import { createLogger } from '../platform/index.js';
+import { LATENCY, singleClientLatency } from './claim-latency.js';
 import { measureCpu, type CpuUse } from './lib/cpu.js';
 import {
   type Claimed,
@@ -32,7 +33,6 @@ import {
 } from './lib/hands.js';
 import { type BenchOptions, type BenchResult, ms, perSecond, times, yesNo } from './lib/report.js';
 import { sleep, withScope } from './lib/setup.js';
-import { summarize } from './lib/stats.js';
 
 const JOBS = 20_000;
 const DISPATCHERS = ['asp0', 'asp1', 'asp2', 'asp3', 'asp4'];
@@ -48,10 +48,6 @@ const ENVELOPE = {
   artifacts: [],
   usage: { input_tokens: 0, output_tokens: 0, cost_usd: 0 },
 };
-/** Single-client latency: warm-up, then blocks per side. */
-const LATENCY_WARMUP = 200;
-const LATENCY_BLOCK = 500;
-const LATENCY_BLOCKS = 4;
 
 type Side = 'graphile' | 'raw' | 'sql' | 'sql1' | 'api' | 'api1';
 const ALL_SIDES: Side[] = ['graphile', 'raw', 'sql', 'sql1', 'api', 'api1'];
@@ -291,7 +287,12 @@ export async function claim(options: BenchOptions): Promise<BenchResult> {
       }
     }
 
-    const latency = await singleClientLatency(setup, clients[0] as pg.Client, options);
+    const latency = await singleClientLatency(
+      setup,
+      clients[0] as pg.Client,
+      { dispatchers: DISPATCHERS, tokenId: TOKEN_ID, leaseS: LEASE_S, envelope: ENVELOPE },
+      options,
+    );
 
     const mean = (side: Side, slots: number) => {
       const of = runs.filter((r) => r.side === side && r.slots === slots);
@@ -386,57 +387,10 @@ export async function claim(options: BenchOptions): Promise<BenchResult> {
         ...SLOT_COUNTS.flatMap((slots) =>
           SIDES.map((side) => `CPU per dispatch, ${slots} slots, ${side}: ${cpuPerJob(side, slots)}`),
         ),
-        `single client: ${LATENCY_WARMUP} warm-up claims a side, then ${LATENCY_BLOCKS} blocks of ${LATENCY_BLOCK} per side rotating; each claim completed (untimed) before the next; claim() mean ${ms(latency.full.mean, 3)}, raw mean ${ms(latency.raw.mean, 3)}`,
+        `single client: ${LATENCY.warmup} warm-up claims a side, then ${LATENCY.blocks} blocks of ${LATENCY.block} per side rotating; each claim completed (untimed) before the next; claim() mean ${ms(latency.full.mean, 3)}, raw mean ${ms(latency.raw.mean, 3)}`,
         "SQL level: the broker's data access (claim(): one nexus_claim call that starts the dispatches and returns what a worker needs; completeLeases(): nexus_complete, the running rows go and nexus_finish_dispatches posts the hand_result messages); gathered: the broker's ClaimGate puts every slot waiting into one nexus_claim call, each slot {max: 1}; per client: each pg client claims for itself; raw: UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1) then DELETE, one statement each; graphile-worker: no local queue, no completion batching (its defaults), a pool of 10",
         'each side starts from 20,000 rows seeded in one SQL statement and VACUUM ANALYZE of the queue tables; finished dispatches stay in hand_dispatches (they accumulate over the runs, as in production)',
       ],
     };
   });
-}
-
-/** One claim from a single client, timed, then completed untimed: ours against raw. */
-async function singleClientLatency(setup: pg.Client, client: pg.Client, options: BenchOptions) {
-  const total = LATENCY_WARMUP + LATENCY_BLOCK * LATENCY_BLOCKS;
-  await seedDispatches(setup, DISPATCHERS, 2 * total + 100);
-  await setLimits(setup, 8, 8);
-  await seedRawJobs(setup, DISPATCHERS, total + 100);
-  for (const table of ['hand_queue', 'hand_running', 'bench_raw_jobs'])
-    await setup.query(`VACUUM ANALYZE ${table}`);
-
-  const workerId = 'lat-w';
-  const full = async () => {
-    const started = performance.now();
-    const rows = await claimSql(client, [{ workerId, tokenId: TOKEN_ID, max: 1 }], LEASE_S);
-    const elapsed = performance.now() - started;
-    await completeLeases(
-      client,
-      TOKEN_ID,
-      workerId,
-      rows.map((r) => ({ dispatchId: r.dispatch_id, attempt: r.attempt, envelope: ENVELOPE })),
-    );
-    return elapsed;
-  };
-  const raw = async () => {
-    const started = performance.now();
-    const id = await rawClaim(client, workerId);
-    const elapsed = performance.now() - started;
-    if (id !== null) await rawComplete(client, id);
-    return elapsed;
-  };
-  for (let i = 0; i < LATENCY_WARMUP; i++) {
-    await full();
-    await raw();
-  }
-  const samples = { full: [] as number[], raw: [] as number[] };
-  const sides = ['full', 'raw'] as const;
-  const run = { full, raw };
-  for (let block = 0; block < LATENCY_BLOCKS; block++) {
-    const order = sides.map((_, i) => sides[(i + block) % sides.length] as (typeof sides)[number]);
-    for (const side of order) for (let i = 0; i < LATENCY_BLOCK; i++) samples[side].push(await run[side]());
-    options.log(`claim: single-client block ${block + 1}/${LATENCY_BLOCKS}`);
-  }
-  return {
-    full: summarize(samples.full),
-    raw: summarize(samples.raw),
-  };
 }

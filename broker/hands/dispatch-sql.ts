@@ -1,7 +1,7 @@
 /**
- * Data access for the dispatcher's side of Hands: targets, the queue bound, queueing a dispatch,
- * ending or aborting it, the queue and limits views (schema in migrations 0006 and 0007). The
- * worker's side (claims, leases, completion, the sweep) is in lease-sql.ts.
+ * Data access for the dispatcher's side of Hands: targets, queueing a dispatch (`nexus_dispatch`,
+ * migration 0011), ending or aborting it, the queue and limits views. The worker's side (claims,
+ * leases, completion, the sweep) is in lease-sql.ts.
  */
 import type { Queryable } from '../db/pool.js';
 

@@ -161,7 +161,7 @@ export class HandService {
       case 'key_used':
         throw new WireError('conflict', 'idempotency_key was already used for a message');
       case 'repeated':
-        // A concurrent repeat that committed first.
+        // The key's first dispatch committed after the check above (nexus_dispatch rechecks under a lock).
         return { status: 200, reply: queuedReply(queued) };
       case 'queued':
         break;
@@ -343,12 +343,12 @@ export class HandService {
     };
   }
 
-  /** Delivers the `hand_result` messages of dispatches that just ended, counts and records them. */
   /** Dispatches the lease duty put back in the queue after their first lost lease. */
   announceRequeued(requeued: RequeuedDispatch[]): void {
     announceRequeued(this.deps, requeued, 'lease_expired');
   }
 
+  /** Delivers the `hand_result` messages of dispatches that just ended, counts and records them. */
   announceEnded(ended: sql.EndedDispatch[]): void {
     announceEnded(this.deps, ended);
   }

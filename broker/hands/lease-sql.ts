@@ -88,12 +88,7 @@ export async function releaseLease(
   );
   const row = rows[0];
   if (!row?.released) return null;
-  const owner = (
-    await db.query<RequeuedDispatch>(
-      'SELECT id AS dispatch_id, target, hand, thread_id::text, attempt FROM hand_dispatches WHERE id = $1',
-      [lease.dispatchId],
-    )
-  ).rows[0] as RequeuedDispatch;
+  const [owner] = (await readRequeued(db, [lease.dispatchId])) as [RequeuedDispatch];
   if (!row.message_id) return { ended: null, requeued: owner };
   return {
     ended: {
@@ -165,6 +160,16 @@ export interface RequeuedDispatch {
   attempt: number;
 }
 
+/** What the `hand.requeued` event of each dispatch names. */
+async function readRequeued(db: Queryable, ids: string[]): Promise<RequeuedDispatch[]> {
+  const { rows } = await db.query<RequeuedDispatch>(
+    `SELECT id AS dispatch_id, target, hand, thread_id::text, attempt FROM hand_dispatches
+      WHERE id = ANY ($1::bigint[])`,
+    [ids],
+  );
+  return rows;
+}
+
 /** The lease duty's statement (B.16, B.75), then which dispatches its rows belong to. */
 export async function sweepLeases(db: Queryable, graceS: number): Promise<SweepResult> {
   const { rows } = await db.query<
@@ -172,16 +177,7 @@ export async function sweepLeases(db: Queryable, graceS: number): Promise<SweepR
   >('SELECT * FROM nexus_hand_sweep($1)', [graceS]);
   const requeuedIds = rows.flatMap((r) => (r.requeued_id === null ? [] : [r.requeued_id]));
   const posted = rows.filter((r): r is typeof r & { message_id: string } => r.message_id !== null);
-  const requeued =
-    requeuedIds.length === 0
-      ? []
-      : (
-          await db.query<RequeuedDispatch>(
-            `SELECT id AS dispatch_id, target, hand, thread_id::text, attempt FROM hand_dispatches
-              WHERE id = ANY ($1::bigint[])`,
-            [requeuedIds],
-          )
-        ).rows;
+  const requeued = requeuedIds.length === 0 ? [] : await readRequeued(db, requeuedIds);
   if (posted.length === 0) return { requeued, ended: [] };
   const { rows: owners } = await db.query<{
     id: string;
