@@ -31,7 +31,8 @@ export const PublishFrame = z.strictObject({
   event: z.strictObject({
     kind: z.string().min(1).max(64),
     ts: IsoTime,
-    thread_id: DecimalId.optional(),
+    // null for a global session's events (B.88)
+    thread_id: DecimalId.nullable().optional(),
     data: JsonObject.default({}),
   }),
 });

@@ -43,6 +43,8 @@ export const Message = z.strictObject({
   reply_to: DecimalId.optional(),
   traceparent: z.string().optional(),
   created_at: z.string(),
+  /** Set when the message took its thread past NEXUS_THREAD_TURN_LIMIT: no turn is taken for it (B.83). */
+  turn_limit: z.boolean().optional(),
 });
 export type Message = z.infer<typeof Message>;
 

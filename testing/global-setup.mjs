@@ -6,7 +6,9 @@ import { existsSync } from 'node:fs';
 import pg from 'pg';
 
 const SERVER = process.env.NEXUS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const TEMPLATE = 'nexus_template';
+// NEXUS_TEST_TEMPLATE lets work trees with different migrations share the server without
+// rebuilding each other's template.
+export const TEMPLATE = process.env.NEXUS_TEST_TEMPLATE ?? 'nexus_template';
 
 export default async function globalSetup() {
   if (!existsSync('dist/broker/db/migrate.js'))

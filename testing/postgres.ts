@@ -4,8 +4,8 @@ import pg from 'pg';
 /** The shared test server (SPEC B.32): the machine's Postgres on 127.0.0.1:5432. */
 export const TEST_SERVER_URL = process.env.NEXUS_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-/** Made by `global-setup.mjs` before the suite runs. */
-const TEMPLATE = 'nexus_template';
+/** Made by `global-setup.mjs` before the suite runs (`NEXUS_TEST_TEMPLATE` names another). */
+const TEMPLATE = process.env.NEXUS_TEST_TEMPLATE ?? 'nexus_template';
 
 /** A URL for `database` on the test server. */
 export function databaseUrl(database: string, server = TEST_SERVER_URL): string {
