@@ -1,8 +1,10 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { ConfigError, createLogger, secretSetting } from '../platform/index.js';
-import { startAgent } from '../runtime/agent.js';
+import { createLogger } from '../platform/index.js';
+import { startAgent, type RunningAgent } from '../runtime/agent.js';
+import { createPrometheusMetrics } from '../runtime/observability/prometheus-metrics.js';
+import { exits, startPlumbing } from './process-lifecycle.js';
 
 /** Files `--config-from` copies into the home; sessions and state are never touched (B.31). */
 const CONFIG_FILES = ['aspect.json', 'SOUL.md', 'AGENT.md', 'CLAUDE.md', 'PRIMER.md', 'script.json'];
@@ -25,25 +27,36 @@ export function registerAgentCommand(program: Command): void {
     .description('run the runtime of the aspect whose home folder is HOME')
     .argument('<home>', 'the aspect home folder (aspect.json, SOUL.md, AGENT.md, PRIMER.md, session/)')
     .option('--config-from <dir>', 'copy aspect.json, identity documents and script.json from DIR at start')
-    .action(async (home: string, options: { configFrom?: string }) => {
+    .option(
+      '--metrics-port <port>',
+      'serve /metrics, /healthz and /readyz here: a port, 0 (off) or auto (default METRICS_PORT, else 9464)',
+    )
+    .action(async (home: string, options: { configFrom?: string; metricsPort?: string }) => {
       const url = process.env.NEXUS_URL ?? 'http://127.0.0.1:7888';
-      const token = () => {
-        // Re-read on every call: a rotated NEXUS_TOKEN_FILE needs no restart (B.72).
-        const value = secretSetting(process.env, 'NEXUS_TOKEN');
-        if (!value) throw new ConfigError('NEXUS_TOKEN or NEXUS_TOKEN_FILE is required');
-        return value;
-      };
-      token();
-      if (options.configFrom) await copyConfig(options.configFrom, home);
       const logger = createLogger({ name: 'runtime' });
-      const agent = await startAgent({ homeDir: path.resolve(home), url, token, logger });
-      const stop = async (signal: string) => {
-        logger.info({ signal }, 'stopping');
-        await agent.stop();
-        logger.flush();
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void stop('SIGTERM'));
-      process.once('SIGINT', () => void stop('SIGINT'));
+      let agent: RunningAgent | null = null;
+      const plumbing = await startPlumbing({
+        metricsPortFlag: options.metricsPort,
+        defaultMetricsPort: 9464,
+        logger,
+        ready: () => agent?.ready() ?? { ready: false, reason: 'starting' },
+      });
+      const { refused } = exits({
+        logger,
+        server: plumbing.server,
+        stop: async () => agent?.stop(),
+        stoppingMessage: 'stopping',
+      });
+      if (options.configFrom) await copyConfig(options.configFrom, home);
+      agent = await startAgent({
+        homeDir: path.resolve(home),
+        url,
+        // Re-read on every call: a rotated NEXUS_TOKEN_FILE needs no restart (B.72).
+        token: () => plumbing.token.read(),
+        refusals: plumbing.refusals,
+        onTokenRefused: refused,
+        logger,
+        metrics: createPrometheusMetrics(plumbing.registry),
+      });
     });
 }

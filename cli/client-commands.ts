@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { BrokerClient, SocketClient } from '../client/index.js';
-import { ConfigError, secretSetting } from '../platform/index.js';
+import { tokenSourceFromEnv } from '../platform/index.js';
 import { AspectName, DecimalId, MintTokenRequest, TokenKind, parseOrThrow } from '../protocol/index.js';
 
 interface Connection {
@@ -8,14 +8,14 @@ interface Connection {
   token: string;
 }
 
-/** NEXUS_URL and NEXUS_TOKEN (or NEXUS_TOKEN_FILE), with the `nexus dev` defaults (B.34). */
+/**
+ * NEXUS_URL and the token (NEXUS_TOKEN_FILE, else NEXUS_TOKEN, else the `nexus dev` token file
+ * `./.nexus/admin-token`), with the `nexus dev` URL by default (B.34). A missing token throws a
+ * `ConfigError` naming what was looked for and where.
+ */
 export function connectionFromEnv(env = process.env): Connection {
   const url = env.NEXUS_URL ?? 'http://127.0.0.1:7888';
-  let token = secretSetting(env, 'NEXUS_TOKEN');
-  if (token === undefined && !env.NEXUS_TOKEN_FILE)
-    token = secretSetting({ NEXUS_TOKEN_FILE: './.nexus/admin-token' }, 'NEXUS_TOKEN');
-  if (!token) throw new ConfigError('NEXUS_TOKEN or NEXUS_TOKEN_FILE is required');
-  return { url, token };
+  return { url, token: tokenSourceFromEnv(env, { devDefault: true }).read() };
 }
 
 function print(value: unknown, json: boolean, text: () => string): void {

@@ -8,7 +8,7 @@
  * nothing unprocessed is acknowledged.
  */
 import type { Message } from '../protocol/index.js';
-import type { Logger } from '../platform/index.js';
+import type { Logger, Readiness, TokenRefusals } from '../platform/index.js';
 import { loadHome } from './home/home.js';
 import { loadState, saveState, type RuntimeState } from './home/state.js';
 import { Sessions } from './session/sessions.js';
@@ -30,6 +30,8 @@ import { estimateRequestTokens, totalTokens } from './providers/provider.js';
 import { callWithRetry, chooseProvider } from './providers/registry.js';
 import { answerStatelessly } from './loop/stateless.js';
 import { applyControl, type SessionControlDeps } from './control/session-control.js';
+import { observedProvider } from './providers/observed.js';
+import { NO_METRICS, type RuntimeMetrics } from './observability/runtime-events.js';
 
 interface SessionFacts {
   seen: ReadonlySet<string>;
@@ -53,16 +55,24 @@ export interface AgentOptions {
   url: string;
   token: () => string;
   logger: Logger;
+  /** B.80: which registration refusals are permanent, and when. */
+  refusals: TokenRefusals;
+  /** Registration was refused for good (B.80); the caller ends the process with `line`. */
+  onTokenRefused: (line: string) => void;
+  metrics?: RuntimeMetrics;
 }
 
 export interface RunningAgent {
   stop(): Promise<void>;
+  /** Ready means registered with the broker and the socket open (`/readyz`). */
+  ready(): Readiness;
   /** Resolves when the inbox is empty and no turn runs (for tests). */
   idle(): Promise<void>;
 }
 
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { logger } = options;
+  const metrics = options.metrics ?? NO_METRICS;
   const home = await loadHome(options.homeDir);
   const state: RuntimeState = await loadState(options.homeDir);
   await saveState(options.homeDir, state);
@@ -104,6 +114,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     instanceId: state.instance_id,
     runtimeVersion: RUNTIME_VERSION,
     logger,
+    refusals: options.refusals,
+    onTokenRefused: options.onTokenRefused,
     resumeAfter: () => inbox.ackPosition,
     onMessage: (message) => {
       inbox.push(message);
@@ -121,12 +133,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     }),
   });
   const choice = await chooseProvider(home, broker, logger);
-  const provider = choice.provider;
+  const provider = observedProvider(choice.provider, config.name, metrics);
   const call = callWithRetry(() => choice.credential);
   const tools = new ToolRegistry();
   for (const name of offeredTools)
     tools.register(TOOL_FACTORIES[name as keyof typeof TOOL_FACTORIES](broker.http));
   const lastTokens = new Map<string, number>();
+  metrics.watchContextRatio(config.name, () => Math.max(0, ...lastTokens.values()) / (window as number));
   const controls: { request_id: string; action: string; params: unknown }[] = [];
   const controlDeps: SessionControlDeps = {
     home: options.homeDir,
@@ -214,20 +227,26 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     const fresh = batch.filter((m) => takes(m, facts));
     if (unfinished && batch.some((m) => unfinished.messageIds.includes(m.id))) {
       logger.info({ thread_id: threadId }, 'resuming an unfinished turn');
+      const started = performance.now();
       await afterTurn(
         session,
         await continueTurn(unfinished.threadId, unfinished.messageIds, turnDeps(session, taken)),
+        started,
       );
     }
     if (fresh.length === 0) return;
     broker.publish('turn.start', threadId, { message_ids: fresh.map((m) => m.id) });
-    await afterTurn(session, await runTurn(fresh, turnDeps(session, taken)));
+    const started = performance.now();
+    await afterTurn(session, await runTurn(fresh, turnDeps(session, taken)), started);
   }
 
   async function afterTurn(
     session: TurnDeps['session'],
     outcome: Awaited<ReturnType<typeof runTurn>>,
+    startedAt: number,
   ): Promise<void> {
+    const seconds = (performance.now() - startedAt) / 1000;
+    metrics.record({ type: 'turn:ended', aspect: config.name, reason: outcome.reason, seconds });
     broker.publish(outcome.reason === 'error' ? 'error' : 'turn.end', undefined, {
       reason: outcome.reason,
       usage: outcome.usage,
@@ -253,6 +272,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       );
       if (!result) return false;
       compactions++;
+      metrics.record({ type: 'session:compacted', aspect: config.name });
       lastCompactionAt = new Date().toISOString();
       lastTokens.set(session.header.sid, result.tokensAfter);
       broker.publish('compaction', undefined, { ...result });
@@ -290,6 +310,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   ): void {
     const kind = CONTROL_EVENTS[request.action];
     if (!kind || !outcome.ok) return;
+    if (kind === 'compaction') metrics.record({ type: 'session:compacted', aspect: config.name });
     const params = (request.params ?? {}) as { thread_id?: string };
     broker.publish(kind, params.thread_id, {
       request_id: request.request_id,
@@ -358,6 +379,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       await sessions.closeAll();
       await broker.stop();
     },
+    ready: () =>
+      broker.ready
+        ? { ready: true, reason: 'registered, socket open' }
+        : { ready: false, reason: 'not registered with the socket open' },
     idle: () =>
       running === null && inbox.depth === 0
         ? Promise.resolve()

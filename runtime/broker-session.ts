@@ -2,11 +2,14 @@
  * The runtime's side of the broker: registration with capped exponential backoff and jitter
  * (forever, 30 s cap, B.15: a stayed-down aspect keeps retrying at the cap), heartbeats with
  * session stats, and a socket that resumes after the last processed id. A heartbeat answered
- * 409 (replaced or not registered) or a socket closed 4409/4403 leads back to registration.
+ * 409 (replaced or not registered) or a socket closed 4409/4403/4401 leads back to registration.
+ * Registration refused with a 401 or a 403 identity_mismatch is permanent once `refusals` says so
+ * (B.80): the session gives up and tells `onTokenRefused`. Ready means registered with the socket
+ * open.
  */
 import { WireError, type Message } from '../protocol/index.js';
 import { BrokerClient, SocketClient } from '../client/index.js';
-import type { Logger } from '../platform/index.js';
+import { failureLine, type Logger, type TokenRefusals } from '../platform/index.js';
 import type { AspectHome } from './home/home.js';
 
 export interface BrokerSessionOptions {
@@ -23,6 +26,10 @@ export interface BrokerSessionOptions {
   stats: () => unknown;
   /** The tools this runtime offers, registered as the aspect's `tools` (B.58: roster capabilities). */
   offeredTools: string[];
+  /** B.80: which registration refusals are permanent, and when. */
+  refusals: TokenRefusals;
+  /** Registration was refused for good (B.80): `line` names the cause and the token's source. */
+  onTokenRefused: (line: string) => void;
   maxBackoffMs?: number;
 }
 
@@ -32,6 +39,9 @@ export class BrokerSession {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private registering: Promise<void> | null = null;
+  private registered = false;
+  /** Set when the broker refused the token for good: nothing is retried after it. */
+  private refused = false;
   /** Aborted by stop(), so a register backoff ends at once. */
   private readonly stopSignal = new AbortController();
 
@@ -43,12 +53,18 @@ export class BrokerSession {
     return this.socket?.isOpen ?? false;
   }
 
+  /** Registered, with the socket open (what `/readyz` reports). */
+  get ready(): boolean {
+    return this.registered && this.connected;
+  }
+
   /** Registers (retrying until it works) and opens the socket. */
   start(): Promise<void> {
     return this.reconnect();
   }
 
   private reconnect(): Promise<void> {
+    this.registered = false;
     this.registering ??= this.registerUntilAccepted()
       .then(() => this.openSocket())
       .finally(() => {
@@ -76,26 +92,30 @@ export class BrokerSession {
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
         const reply = await this.http.post<{ heartbeat_interval_s: number }>('/v1/aspects/register', body);
+        this.options.refusals.accepted();
+        this.registered = true;
         this.startHeartbeats(reply.heartbeat_interval_s);
         logger.info({ aspect: home.config.name }, 'registered');
         return;
       } catch (err) {
+        const refusedForGood = this.options.refusals.check(err);
+        if (refusedForGood !== null) {
+          this.refused = true;
+          this.options.onTokenRefused(refusedForGood);
+          return;
+        }
         const stayDown = err instanceof WireError && err.code === 'stay_down';
-        const delay = stayDown ? cap : Math.min(cap, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
-        logger.warn(
-          {
-            err: err instanceof WireError ? `${err.code}: ${err.message}` : String(err),
-            retryInMs: Math.round(delay),
-          },
-          'registration failed',
-        );
+        const backoff = stayDown ? cap : Math.min(cap, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        const delay = this.options.refusals.nextDelayMs(backoff);
+        // One line per retry, without a stack (B.80).
+        logger.warn({ err: failureLine(err), retryInMs: Math.round(delay) }, 'registration failed');
         await abortableSleep(delay, this.stopSignal.signal);
       }
     }
   }
 
   private openSocket(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.refused) return;
     this.socket?.close();
     this.socket = new SocketClient({
       url: this.options.url,

@@ -10,9 +10,22 @@ export interface AgentProcess {
   logs(): string;
   /** Resolves when the process logs a line containing `text`. */
   waitForLog(text: string, timeoutMs?: number): Promise<void>;
+  /** The `/metrics` URL the process logged (it runs with `--metrics-port auto` unless told otherwise). */
+  metricsUrl(timeoutMs?: number): Promise<string>;
+  /** Resolves with the exit code when the process exits by itself (or is stopped). */
+  exited(): Promise<number | null>;
   kill(): Promise<void>;
   stop(): Promise<number | null>;
 }
+
+/**
+ * The `--metrics-port` a test process gets: `auto` by default, so parallel tests never fight over
+ * 9464 / 9465 (B.85); `'0'` turns metrics off; null passes no flag (the process's default port).
+ */
+export type TestMetricsPort = 'auto' | '0' | null;
+
+const metricsArgs = (port: TestMetricsPort | undefined) =>
+  port === null ? [] : ['--metrics-port', port ?? 'auto'];
 
 /** Writes an aspect home: aspect.json plus any other files (SOUL.md, script.json, …). */
 export async function writeHome(files: Record<string, unknown>, dir?: string): Promise<string> {
@@ -33,8 +46,12 @@ export function startAgentProcess(options: {
   url: string;
   token: string;
   env?: Record<string, string>;
+  metricsPort?: TestMetricsPort;
 }): AgentProcess {
-  return { ...spawnNexus(['agent', options.home], options), home: options.home };
+  return {
+    ...spawnNexus(['agent', options.home, ...metricsArgs(options.metricsPort)], options),
+    home: options.home,
+  };
 }
 
 /** Spawns `nexus worker` (a Hand worker) against a broker with a worker token. */
@@ -43,13 +60,20 @@ export function startWorkerProcess(options: {
   token: string;
   slots?: number;
   env?: Record<string, string>;
+  metricsPort?: TestMetricsPort;
 }): NexusProcess {
-  return spawnNexus(['worker', '--slots', String(options.slots ?? 1), '--metrics-port', '0'], options);
+  return spawnNexus(
+    ['worker', '--slots', String(options.slots ?? 1), ...metricsArgs(options.metricsPort)],
+    options,
+  );
 }
 
 export type NexusProcess = Omit<AgentProcess, 'home'>;
 
-/** Spawns `nexus ARGS` with NEXUS_URL and NEXUS_TOKEN, collecting its output. */
+/**
+ * Spawns `nexus ARGS` with NEXUS_URL and NEXUS_TOKEN, collecting its output. An empty `token`
+ * leaves NEXUS_TOKEN unset (for tests that give NEXUS_TOKEN_FILE instead).
+ */
 function spawnNexus(
   args: string[],
   options: { url: string; token: string; env?: Record<string, string> },
@@ -58,7 +82,7 @@ function spawnNexus(
     env: {
       PATH: process.env.PATH ?? '',
       NEXUS_URL: options.url,
-      NEXUS_TOKEN: options.token,
+      ...(options.token === '' ? {} : { NEXUS_TOKEN: options.token }),
       LOG_LEVEL: 'info',
       ...options.env,
     },
@@ -72,27 +96,32 @@ function spawnNexus(
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': by then every line the process wrote has been read.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  const waitForLog = (text: string, timeoutMs = 20_000) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`nexus ${args[0]} did not log "${text}" within ${timeoutMs} ms:\n${output}`)),
+        timeoutMs,
+      );
+      const check = () => {
+        if (output.includes(text)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      listeners.push(check);
+      check();
+    });
   return {
     child,
     logs: () => output,
-    waitForLog(text, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () =>
-            reject(new Error(`nexus ${args[0]} did not log "${text}" within ${timeoutMs} ms:\n${output}`)),
-          timeoutMs,
-        );
-        const check = () => {
-          if (output.includes(text)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        listeners.push(check);
-        check();
-      });
+    waitForLog,
+    async metricsUrl(timeoutMs = 20_000) {
+      await waitForLog('"metricsUrl":"', timeoutMs);
+      return /"metricsUrl":"([^"]+)"/.exec(output)?.[1] as string;
     },
+    exited: () => exited,
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;

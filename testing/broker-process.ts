@@ -121,14 +121,19 @@ function parseListeningLine(line: string): { url: string; replicaId: string } {
   return { url: match[1] as string, replicaId: entry.replicaId };
 }
 
-/** Runs a one-shot `nexus` command (for example `migrate`) and resolves with its exit code and output. */
+/**
+ * Runs a one-shot `nexus` command (for example `migrate`) and resolves with its exit code and
+ * output; `cwd` sets its working folder (client commands look for `./.nexus/admin-token` there).
+ */
 export function runNexus(
   args: string[],
   env: Record<string, string>,
+  options: { cwd?: string } = {},
 ): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, [NEXUS_BIN, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

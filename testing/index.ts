@@ -45,6 +45,8 @@ export {
   writeHome,
   type AgentProcess,
   type NexusProcess,
+  type TestMetricsPort,
 } from './agent-process.js';
+export { parseMetrics, scrapeMetrics, type Scrape } from './metrics.js';
 export { missingDeliveries, inIdOrder } from './delivery.js';
 export { useClaudeAspect, type ClaudeAspectEnv, type ClaudeAspectOptions } from './claude-aspect.js';

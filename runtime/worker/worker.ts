@@ -4,12 +4,15 @@
  * Each of `slots` loops long-polls for one dispatch at a time. While a dispatch runs, its lease is
  * renewed every `renewS`; the broker's answer can stop it (abort, deadline), and a 409 means the
  * lease is gone, so the run stops and reports nothing.
+ *
+ * A claim refused with a 401 ends the worker once `refusals` says so (B.80); every other failure
+ * is retried with backoff, one log line each. Ready means its last claim reached the broker: the
+ * first claim after a start or a failure does not wait, so readiness is known at once.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Histogram, Registry } from 'prom-client';
 import { ClaimedDispatch, WireError, type ResultEnvelope } from '../../protocol/index.js';
-import type { Logger } from '../../platform/index.js';
+import { failureLine, type Logger, type Readiness, type TokenRefusals } from '../../platform/index.js';
+import { NO_METRICS, type RuntimeMetrics } from '../observability/runtime-events.js';
+import { observedProvider } from '../providers/observed.js';
 import { BrokerClient } from '../../client/index.js';
 import { brokerCredential, type CredentialSource } from '../credentials.js';
 import { callWithRetry, createProvider, credentialNameFor, offlineReason } from '../providers/registry.js';
@@ -28,13 +31,18 @@ export interface WorkerOptions {
   leaseS: number;
   /** On stop, how long running Hands may finish before they are handed back. */
   graceS: number;
-  /** Serve `/metrics` here when set. */
-  metricsPort?: number;
+  /** B.80: which claim refusals are permanent, and when. */
+  refusals: TokenRefusals;
+  /** The broker refused the token for good (B.80); the caller ends the process with `line`. */
+  onTokenRefused: (line: string) => void;
+  metrics?: RuntimeMetrics;
 }
 
 export interface RunningWorker {
-  metricsUrl: string | null;
-  stop(): Promise<void>;
+  /** Ready means the last claim reached the broker (`/readyz`). */
+  ready(): Readiness;
+  /** Stops claiming; running Hands get `graceS` (default the option's) before they are handed back. */
+  stop(graceS?: number): Promise<void>;
 }
 
 const CLAIM_WAIT_S = 25;
@@ -46,14 +54,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     token: options.token,
     timeoutMs: (CLAIM_WAIT_S + 10) * 1000,
   });
-  const registry = new Registry();
-  const runSeconds = new Histogram({
-    name: 'nexus_hand_run_seconds',
-    help: 'From claim to completion of a Hand run on this worker',
-    labelNames: ['status'],
-    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 7200],
-    registers: [registry],
-  });
+  const metrics = options.metrics ?? NO_METRICS;
+  /** Whether the last claim reached the broker (null before the first answer). */
+  let claimsReach: boolean | null = null;
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   let stopping = false;
 
@@ -77,7 +80,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         },
         (err: unknown) => {
           if (err instanceof WireError && err.code === 'conflict') stop('lost');
-          else logger.warn({ err, dispatch: d.id }, 'lease renewal failed; retrying at the next interval');
+          else
+            logger.warn(
+              { err: failureLine(err), dispatch: d.id },
+              'lease renewal failed; retrying at the next interval',
+            );
         },
       );
     }, options.renewS * 1000);
@@ -93,7 +100,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         const offline = await offlineReason(d.provider, credential, name);
         if (offline !== null)
           logger.warn({ dispatch: d.id }, `running offline on the scripted provider: ${offline}`);
-        const provider =
+        // Provider series are the hosting aspect's (B.60).
+        const provider = observedProvider(
           offline !== null
             ? createScriptedProvider({ script: d.script ?? null })
             : createProvider(
@@ -101,7 +109,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
                 credential ? () => credential.get() : null,
                 d.script ?? null,
                 `dispatch ${d.id}`,
-              );
+              ),
+          d.target,
+          metrics,
+        );
         const call = callWithRetry(() => (offline !== null ? null : credential));
         const unknownPrice = (model: string) =>
           logger.warn(
@@ -126,13 +137,17 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       // Only a run the shutdown actually cut short goes back; one that finished is reported.
       if (reason === 'shutdown' && envelope.status === 'aborted') {
         await broker.post(`/v1/workers/dispatches/${d.id}/release`, lease(d)).catch((err: unknown) => {
-          logger.warn({ err, dispatch: d.id }, 'release failed; the lease will expire');
+          logger.warn({ err: failureLine(err), dispatch: d.id }, 'release failed; the lease will expire');
         });
         return;
       }
       // The heartbeat keeps running while the completion is retried, so the lease stays ours.
       await complete(d, envelope, controller.signal);
-      runSeconds.observe({ status: envelope.status }, (Date.now() - started) / 1000);
+      metrics.record({
+        type: 'hand:finished',
+        status: envelope.status,
+        seconds: (Date.now() - started) / 1000,
+      });
     } finally {
       clearInterval(heartbeat);
     }
@@ -146,10 +161,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         return;
       } catch (err) {
         if (err instanceof WireError && err.status < 500) {
-          return void logger.warn({ err, dispatch: d.id }, 'completion refused');
+          return void logger.warn({ err: failureLine(err), dispatch: d.id }, 'completion refused');
         }
         if (lost.reason === 'lost')
-          return void logger.warn({ err, dispatch: d.id }, 'completion failed and the lease is gone');
+          return void logger.warn(
+            { err: failureLine(err), dispatch: d.id },
+            'completion failed and the lease is gone',
+          );
         await sleep(Math.min(4000, 250 * 2 ** attempt));
       }
     }
@@ -157,15 +175,31 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   async function slot(index: number): Promise<void> {
     let failures = 0;
+    let answered = false;
     while (!stopping) {
       let reply: { status: number; body: { dispatch?: unknown } | undefined };
       try {
-        reply = await broker.call('POST', '/v1/workers/claim', { worker_id: workerId, wait_s: CLAIM_WAIT_S });
+        // The first claim after a start or a failure does not wait, so readiness is known at once.
+        const waitS = answered && failures === 0 ? CLAIM_WAIT_S : 0;
+        reply = await broker.call('POST', '/v1/workers/claim', { worker_id: workerId, wait_s: waitS });
+        options.refusals.accepted();
+        if (claimsReach === false) logger.info({ slot: index }, 'claims reach the broker again');
+        claimsReach = true;
+        answered = true;
         failures = 0;
       } catch (err) {
+        claimsReach = false;
+        const refusedForGood = options.refusals.check(err);
+        if (refusedForGood !== null) {
+          stopping = true;
+          options.onTokenRefused(refusedForGood);
+          return;
+        }
         failures += 1;
-        logger.warn({ err, slot: index }, 'claim failed; backing off');
-        await sleep(Math.min(10_000, 250 * 2 ** failures));
+        const delay = options.refusals.nextDelayMs(Math.min(10_000, 250 * 2 ** failures));
+        // One line per retry, without a stack (B.80).
+        logger.warn({ err: failureLine(err), slot: index, retryInMs: delay }, 'claim failed; backing off');
+        await sleep(delay);
         continue;
       }
       if (reply.status === 204 || !reply.body?.dispatch) continue;
@@ -183,38 +217,26 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     }
   }
 
-  const server = options.metricsPort === undefined ? null : await serveMetrics(registry, options.metricsPort);
   for (let i = 0; i < options.slots; i++) void slot(i);
-  const metricsUrl = server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics` : null;
-  logger.info({ workerId, slots: options.slots, metricsUrl }, 'worker started');
+  logger.info({ workerId, slots: options.slots }, 'worker started');
 
   return {
-    metricsUrl,
-    async stop() {
+    ready: () =>
+      claimsReach === true
+        ? { ready: true, reason: 'the last claim reached the broker' }
+        : { ready: false, reason: claimsReach === null ? 'no claim answered yet' : 'the last claim failed' },
+    async stop(graceS = options.graceS) {
       stopping = true;
       const finished = Promise.all([...running.values()].map((r) => r.done));
-      const graceOver = sleep(options.graceS * 1000).then(() => 'grace' as const);
+      const graceOver = sleep(graceS * 1000).then(() => 'grace' as const);
       if ((await Promise.race([finished, graceOver])) === 'grace') {
         for (const r of running.values()) if (!r.controller.signal.aborted) r.controller.abort('shutdown');
         await finished;
       }
-      server?.close();
     },
   };
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function serveMetrics(registry: Registry, port: number): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    if (req.url !== '/metrics') return void res.writeHead(404).end();
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-      () => res.writeHead(500).end(),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return server;
 }
