@@ -26,6 +26,7 @@ export class ClaimGate {
   private running = false;
   private again = false;
   private poller: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   constructor(
     private readonly runClaim: (claimers: Claimer[]) => Promise<ClaimedRow[]>,
@@ -41,6 +42,7 @@ export class ClaimGate {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.poller) clearInterval(this.poller);
     for (const w of [...this.waiting]) {
       // A waiter inside a running round is answered by that round, with what it claimed.
@@ -57,6 +59,9 @@ export class ClaimGate {
    * nothing). `onAbandon` lets the caller report a client that went away while waiting.
    */
   claim(claimer: Claimer, waitS: number, onAbandon: (abandon: () => void) => void): Promise<ClaimedRow[]> {
+    // A stopping broker answers at once: a long poll that arrived after stop() would hold the HTTP
+    // server's close for its whole wait.
+    if (this.stopped) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         ...claimer,
