@@ -3,6 +3,7 @@
  * `roster.missing` event and one `system` message from `nexus` to the frame per missing spell.
  */
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { BrokerClient } from '../../client/index.js';
 import type { AuditEntry, Message, WireError } from '../../protocol/index.js';
 import {
@@ -54,19 +55,24 @@ describe('the expected roster', () => {
   let db: TestDatabase;
   let broker: Awaited<ReturnType<typeof startInProcessBroker>>;
   let admin: BrokerClient;
+  let sql: pg.Client;
   const stops: (() => void)[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase('expected_roster');
-    // stale_after_s = 1: an expected aspect is missing after 3 s without being live.
+    // stale_after_s = 2: an expected aspect is missing after 6 s without being live; the aspects
+    // meant to stay live heartbeat every 250 ms, so only a stall of seconds could make them missing.
     broker = await startInProcessBroker({
       databaseUrl: db.url,
-      env: { NEXUS_STALE_S: '1', NEXUS_RATE_LIMITS: 'off' },
+      env: { NEXUS_STALE_S: '2', NEXUS_RATE_LIMITS: 'off' },
     });
+    sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
     admin = adminClient(broker.url, broker.adminToken);
   });
   afterAll(async () => {
     for (const stop of stops) stop();
+    await sql?.end();
     await broker?.stop();
     await db?.drop();
   });
@@ -146,12 +152,13 @@ describe('the expected roster', () => {
 
   it('ends the spell when the aspect is live again, and reports the next one', async () => {
     const absent = await liveAspect(broker.url, admin, 'absent');
+    // The spell ends when the duty sees it live (its marking row goes); only then does it leave.
     await waitUntil(
-      async () => (await admin.get<{ status: string }>('/v1/aspects/absent')).status === 'live',
-      {
-        timeoutMs: 10_000,
-        what: 'absent to be live',
-      },
+      async () =>
+        Number(
+          (await sql.query(`SELECT count(*) AS n FROM missing_aspects WHERE aspect = 'absent'`)).rows[0].n,
+        ) === 0,
+      { timeoutMs: 20_000, what: 'the duty to end the missing spell of absent' },
     );
     // It goes away again: a new spell, a second report for it.
     absent.stop();
