@@ -36,6 +36,11 @@ import { SocketHub, EVENT_CHANNEL, MESSAGE_CHANNEL, SOCKET_CHANNEL } from './ws/
 import { DutyRunner } from './duties/duty-runner.js';
 import { foundationDuties } from './duties/broker-duties.js';
 import { createBrokerMetrics } from './observability/broker-metrics.js';
+import { AlarmService } from './alarms/alarm-service.js';
+import { alarmRoutes } from './alarms/routes.js';
+import { alarmDuty } from './alarms/alarm-duty.js';
+import { expectedRosterDuty } from './roster/expected-roster.js';
+import { expectedRosterRoutes } from './roster/expected-roster-routes.js';
 import { createApp } from './http/app.js';
 import { authenticate, bearerToken } from './http/authenticate.js';
 
@@ -119,6 +124,12 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       eventRetentionS: Number(process.env.NEXUS_EVENT_RETENTION_S ?? 86_400),
     }),
     ...handDuties({ hands, notifier, metrics, graceS: config.hands.deadlineGraceS }),
+    alarmDuty({ announcer, metrics, logger }),
+    expectedRosterDuty({
+      staleS: config.staleS,
+      announcer,
+      eventsStored: (ids) => notifier.notify(EVENT_CHANNEL, { ids }),
+    }),
   ];
   const dutyRunner = new DutyRunner(config.databaseUrl, replicaId, duties, logger, metrics);
 
@@ -149,6 +160,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       handRoutes({ hands, audit }),
       controlRoutes({ control, audit }),
       credentialRoutes({ credentials, audit }),
+      alarmRoutes({ alarms: new AlarmService(pool, audit), minEveryS: config.alarmMinEveryS }),
+      expectedRosterRoutes({ db: pool, audit }),
     ],
   });
 

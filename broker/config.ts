@@ -25,6 +25,8 @@ export interface BrokerConfig {
   poolMax: number;
   bodyLimitBytes: number;
   hands: HandSettings;
+  /** The smallest alarm `every_s`: 10 (B.27); `NEXUS_ALARM_MIN_EVERY_S` lowers it for tests only. */
+  alarmMinEveryS: number;
 }
 
 /** Hands settings (SPEC section 6, B.75-B.77). N and H only seed the database's limits row. */
@@ -78,6 +80,7 @@ export function loadBrokerConfig(env: Env, flags: { port?: number; migrate?: boo
     wsWindow: intSetting(env, 'NEXUS_WS_WINDOW', 256, 1, 100_000),
     poolMax: intSetting(env, 'NEXUS_DB_POOL_MAX', 10, 1, 100),
     bodyLimitBytes: 1024 * 1024,
+    alarmMinEveryS: intSetting(env, 'NEXUS_ALARM_MIN_EVERY_S', 10, 1, 10),
     hands: {
       softCap: intSetting(env, 'HAND_SOFT_CAP', 3, 1, 10_000),
       hardCap: env.HAND_HARD_CAP ? intSetting(env, 'HAND_HARD_CAP', 4, 1, 10_000) : null,

@@ -10,6 +10,8 @@ import { registerSessionCommands } from './session-commands.js';
 import { registerCredentialCommands } from './credential-commands.js';
 import { registerWorkerCommand } from './worker-command.js';
 import { registerHandCommands } from './hand-commands.js';
+import { registerAlarmCommands } from './alarm-commands.js';
+import { registerAuditCommands } from './audit-commands.js';
 
 const program = new Command()
   .name('nexus')
@@ -24,6 +26,8 @@ registerSessionCommands(program);
 registerCredentialCommands(program);
 registerWorkerCommand(program);
 registerHandCommands(program);
+registerAlarmCommands(program);
+registerAuditCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -171,3 +171,15 @@ export {
   WorkerStatus,
 } from './hands.js';
 export { inputSchemaDefect, inputSchemaProblem } from './input-schema.js';
+export {
+  Alarm,
+  AlarmListQuery,
+  AlarmListReply,
+  AlarmPath,
+  AlarmReply,
+  AlarmRequest,
+  ExpectedRosterRequest,
+  MAX_ALARM_EVERY_S,
+  MIN_ALARM_EVERY_S,
+  alarmRequestSchema,
+} from './team.js';

@@ -19,6 +19,7 @@ import { triage } from './loop/triage.pure.js';
 import { ToolRegistry } from './loop/tools.js';
 import { sendMessageTool } from './loop/bus-tools.js';
 import { dispatchHandTool } from './loop/hand-tools.js';
+import { FRAME_TOOL_FACTORIES, frameOnly } from './loop/frame-tools.js';
 import { awaitedDispatches } from './loop/awaited.pure.js';
 import { branchTo } from './session/context.pure.js';
 import { continueTurn, runTurn, type TurnDeps } from './loop/turn.js';
@@ -101,10 +102,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   // stateless aspects answer without tools. Registered as the aspect's tools, so the roster's
   // capabilities list what is actually offered.
   const offeredTools =
-    config.context_mode === 'stateless' ? [] : config.tools.filter((name) => name in TOOL_FACTORIES);
+    config.context_mode === 'stateless'
+      ? []
+      : config.tools.filter((name) => name in TOOL_FACTORIES && !frameOnly(name, config.role));
   for (const name of config.tools)
     if (config.context_mode !== 'stateless' && !(name in TOOL_FACTORIES))
       logger.warn({ tool: name }, 'tool not available yet; skipped (B.58)');
+    else if (frameOnly(name, config.role))
+      logger.warn({ tool: name }, 'admin override offered to the frame only; skipped (B.92)');
 
   const broker: BrokerSession = new BrokerSession({
     offeredTools,
@@ -391,7 +396,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
 }
 
 /** The runtime tools that are built, by name (the knowledge tools and MCP arrive with their parts). */
-const TOOL_FACTORIES = { send_message: sendMessageTool, dispatch_hand: dispatchHandTool } as const;
+const TOOL_FACTORIES = {
+  send_message: sendMessageTool,
+  dispatch_hand: dispatchHandTool,
+  ...FRAME_TOOL_FACTORIES,
+} as const;
 
 /**
  * The newest turn on the branch if it has no `custom.turn_end` (B.46): walk back from the head to

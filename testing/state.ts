@@ -74,7 +74,11 @@ const FINGERPRINT = `
          (SELECT md5(coalesce(string_agg(concat_ws('|', n, h), ','), '')) FROM hand_limits) AS limits,
          (SELECT md5(coalesce(string_agg(concat_ws('|', name, role, status, instance_id, stay_down,
                   registered_at, last_heartbeat, config, identity, script, stats), ',' ORDER BY name), ''))
-            FROM aspects) AS aspects`;
+            FROM aspects) AS aspects,
+         (SELECT md5(coalesce(string_agg(concat_ws('|', id, owner, to_list, thread_id, next_at, fired), ',' ORDER BY id), ''))
+            FROM alarms) AS alarms,
+         (SELECT md5(coalesce(string_agg(concat_ws('|', source, aspect), ',' ORDER BY source, aspect), ''))
+            FROM expected_aspects) AS expected_aspects`;
 
 /** A connection that fingerprints the state tables in one query; `end()` closes it. */
 export async function openStateProbe(

@@ -9,12 +9,15 @@ import { parse as parseQuery } from 'node:querystring';
 import fc from 'fast-check';
 import { z } from 'zod';
 import {
+  AlarmListQuery,
+  AlarmRequest,
   AuditQuery,
   BatchCompleteRequest,
   ClaimRequest,
   DeregisterRequest,
   DispatchRequest,
   EventsQuery,
+  ExpectedRosterRequest,
   HeartbeatRequest,
   HistoryQuery,
   MintTokenRequest,
@@ -82,7 +85,7 @@ describe('HTTP fuzzing', () => {
    * `readOnly` requests never change state either way.
    */
   async function check(request: {
-    method: 'GET' | 'POST' | 'DELETE';
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE';
     path: string;
     token: string;
     body?: string;
@@ -109,6 +112,7 @@ describe('HTTP fuzzing', () => {
   }
 
   interface BodyRoute {
+    method?: 'PUT';
     path: string;
     schema: z.ZodType;
     token: () => string;
@@ -196,10 +200,32 @@ describe('HTTP fuzzing', () => {
         { kind: 'aspect', aspect: 'fuzz-frame', admin: true },
       ),
     },
+    {
+      path: '/v1/alarms',
+      schema: AlarmRequest,
+      token: () => fuzzer.token,
+      // Due in a far year, so no firing changes the state while the fuzzing runs.
+      valid: fc.string({ maxLength: 50 }).map((content) => ({
+        to: ['fuzz-peer', 'fuzzer'],
+        content,
+        at: '2999-01-01T00:00:00Z',
+      })),
+    },
+    {
+      method: 'PUT',
+      path: '/v1/admin/expected-roster',
+      schema: ExpectedRosterRequest,
+      token: () => broker.adminToken,
+      // Only registered, live aspects: the roster duty has nothing to report (NEXUS_STALE_S is an hour).
+      valid: fc.constantFrom(
+        { source: 'fuzz', aspects: ['fuzz-peer'] },
+        { source: 'operator:fuzz/x', aspects: ['fuzzer', 'fuzz-peer'] },
+      ),
+    },
   ];
 
-  it.each(bodyRoutes.map((route) => [route.path, route] as const))(
-    'POST %s: arbitrary JSON, mutated valid bodies and raw text never get a 5xx, and refused bodies change nothing',
+  it.each(bodyRoutes.map((route) => [`${route.method ?? 'POST'} ${route.path}`, route] as const))(
+    '%s: arbitrary JSON, mutated valid bodies and raw text never get a 5xx, and refused bodies change nothing',
     async (_path, route) => {
       const input = fc.oneof(
         anyJson.map((value) => ({ text: JSON.stringify(value), value: value as unknown, json: true })),
@@ -220,7 +246,13 @@ describe('HTTP fuzzing', () => {
           // An empty body reads as {} (routes that take no fields accept a bare POST).
           if (text === '') value = {};
           const valid = (parsedOk || text === '') && acceptable(route.schema, value);
-          await check({ method: 'POST', path: route.path, token: route.token(), body: text, valid });
+          await check({
+            method: route.method ?? 'POST',
+            path: route.path,
+            token: route.token(),
+            body: text,
+            valid,
+          });
         }),
         { numRuns: RUNS },
       );
@@ -237,6 +269,7 @@ describe('HTTP fuzzing', () => {
         '/v1/audit': AuditQuery,
         '/v1/events': EventsQuery,
         '/v1/admin/tokens': TokenListQuery,
+        '/v1/alarms': AlarmListQuery,
       };
       const param = fc.tuple(
         fc.oneof(
@@ -308,12 +341,14 @@ describe('HTTP fuzzing', () => {
             'GET /v1/aspects/',
             'GET /v1/hands/dispatches/',
             'DELETE /v1/admin/tokens/x',
+            'DELETE /v1/alarms/x',
           ),
           segment,
           async (route, text) => {
             const [method, prefix] = route.split(' ') as ['GET' | 'DELETE', string];
-            // Deleting by a syntactically good id would revoke real tokens: only malformed ids are sent there.
-            const path = method === 'DELETE' ? `/v1/admin/tokens/x${text}` : prefix + text;
+            // Deleting by a syntactically good id would delete real rows: DELETE prefixes end in "x", so
+            // only malformed ids are sent there.
+            const path = prefix + text;
             await check({ method, path, token: broker.adminToken, valid: method === 'GET', readOnly: true });
           },
         ),
