@@ -26,6 +26,8 @@ import { TokenService, REVOKE_CHANNEL } from './admin/token-service.js';
 import { adminRoutes } from './admin/routes.js';
 import { CredentialService } from './credentials/credential-service.js';
 import { credentialRoutes } from './credentials/routes.js';
+import { KnowledgeService } from './knowledge/knowledge-service.js';
+import { knowledgeRoutes } from './knowledge/routes.js';
 import { EventService } from './events/event-service.js';
 import { CONTROL_CHANNEL, ControlService } from './control/control-service.js';
 import { controlRoutes } from './control/routes.js';
@@ -112,6 +114,13 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     key: config.secretKey,
     heldDispatchTarget: (lease) => hands.workers.heldDispatchTarget(lease),
   });
+  const knowledge = new KnowledgeService({
+    db: pool,
+    audit,
+    logger,
+    embeddingDim: config.embeddingDim,
+    heldDispatchTarget: (lease) => hands.workers.heldDispatchTarget(lease),
+  });
   const duties = [
     ...foundationDuties({
       staleS: config.staleS,
@@ -149,6 +158,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       handRoutes({ hands, audit }),
       controlRoutes({ control, audit }),
       credentialRoutes({ credentials, audit }),
+      knowledgeRoutes({ knowledge }),
     ],
   });
 
@@ -199,6 +209,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   authenticator.start();
   hub.start();
   await hands.start();
+  if (health.current.reachable) await knowledge.detectVectorExtension();
   dutyRunner.start();
 
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));

@@ -153,13 +153,6 @@ const aspectConfigChecks: ((config: ParsedConfig) => CrossFieldProblem | null)[]
     }
     return null;
   },
-  function checkHandToolsNotYet(config) {
-    // B.78: until the knowledge store exists, Hands may not name tools.
-    const i = config.hands.findIndex((hand) => hand.tools.length > 0);
-    return i >= 0
-      ? { path: ['hands', i, 'tools'], message: 'hand tools need the knowledge store, not built yet' }
-      : null;
-  },
   function checkHandInputSchemas(config) {
     for (const [i, hand] of config.hands.entries()) {
       const defect = hand.input_schema ? inputSchemaDefect(hand.input_schema) : null;

@@ -21,6 +21,8 @@ const SHAPES: Record<string, z.ZodType> = {
   AspectConfig: protocol.AspectConfig,
   MintTokenRequest: protocol.MintTokenRequest,
   ClientFrame: protocol.ClientFrame,
+  StoreKnowledgeRequest: protocol.StoreKnowledgeRequest,
+  KnowledgeSearchRequest: protocol.KnowledgeSearchRequest,
 };
 
 interface Fixture {
