@@ -19,6 +19,8 @@ import { triage } from './loop/triage.pure.js';
 import { ToolRegistry } from './loop/tools.js';
 import { sendMessageTool } from './loop/bus-tools.js';
 import { dispatchHandTool } from './loop/hand-tools.js';
+import { knowledgeSearchTool, knowledgeStoreTool } from './loop/knowledge-tools.js';
+import { activeRetrieval } from './loop/active-retrieval.js';
 import { awaitedDispatches } from './loop/awaited.pure.js';
 import { branchTo } from './session/context.pure.js';
 import { continueTurn, runTurn, type TurnDeps } from './loop/turn.js';
@@ -125,7 +127,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const call = callWithRetry(() => choice.credential);
   const tools = new ToolRegistry();
   for (const name of offeredTools)
-    tools.register(TOOL_FACTORIES[name as keyof typeof TOOL_FACTORIES](broker.http));
+    tools.register<unknown>(TOOL_FACTORIES[name as keyof typeof TOOL_FACTORIES](broker.http));
+  const beforeTurn = activeRetrieval(config, { broker: broker.http, logger });
   const lastTokens = new Map<string, number>();
   const controls: { request_id: string; action: string; params: unknown }[] = [];
   const controlDeps: SessionControlDeps = {
@@ -220,6 +223,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       );
     }
     if (fresh.length === 0) return;
+    await beforeTurn?.(session, fresh); // B.18: a thread's first batch may bring a knowledge note
     broker.publish('turn.start', threadId, { message_ids: fresh.map((m) => m.id) });
     await afterTurn(session, await runTurn(fresh, turnDeps(session, taken)));
   }
@@ -365,8 +369,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   };
 }
 
-/** The runtime tools that are built, by name (the knowledge tools and MCP arrive with their parts). */
-const TOOL_FACTORIES = { send_message: sendMessageTool, dispatch_hand: dispatchHandTool } as const;
+/** The runtime tools that are built, by name (MCP tools arrive with their part). */
+const TOOL_FACTORIES = {
+  send_message: sendMessageTool,
+  dispatch_hand: dispatchHandTool,
+  knowledge_search: knowledgeSearchTool,
+  knowledge_store: knowledgeStoreTool,
+} as const;
 
 /**
  * The newest turn on the branch if it has no `custom.turn_end` (B.46): walk back from the head to
