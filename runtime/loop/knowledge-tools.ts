@@ -14,7 +14,7 @@ import {
   type StoreKnowledgeReply,
 } from '../../protocol/index.js';
 import type { BrokerClient } from '../../client/index.js';
-import type { RuntimeTool } from './tools.js';
+import { ToolRegistry, type RuntimeTool } from './tools.js';
 
 /** The lease a Hand worker holds; the broker then acts as the dispatch's target (B.26, B.78). */
 export interface WorkerLeaseBody {
@@ -116,4 +116,23 @@ export function knowledgeStoreTool(
       return { id: reply.id };
     },
   };
+}
+
+/**
+ * The tools of one Hand run (B.14, B.78): the knowledge tools the Hand names, each call carrying
+ * the worker's lease so the broker acts as the dispatch's target.
+ */
+export function handToolRegistry(
+  names: readonly ('knowledge_search' | 'knowledge_store')[],
+  broker: BrokerClient,
+  options: KnowledgeToolOptions & { lease: WorkerLeaseBody },
+): ToolRegistry {
+  const registry = new ToolRegistry();
+  for (const name of names)
+    registry.register<unknown>(
+      name === 'knowledge_search'
+        ? knowledgeSearchTool(broker, options)
+        : knowledgeStoreTool(broker, options),
+    );
+  return registry;
 }

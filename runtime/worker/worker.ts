@@ -14,6 +14,7 @@ import { BrokerClient } from '../../client/index.js';
 import { brokerCredential, type CredentialSource } from '../credentials.js';
 import { callWithRetry, createProvider, credentialNameFor, offlineReason } from '../providers/registry.js';
 import { createScriptedProvider } from '../providers/scripted.js';
+import { handToolRegistry } from '../loop/knowledge-tools.js';
 import { runHand, type StopReason } from './hand-run.js';
 
 export interface WorkerOptions {
@@ -108,7 +109,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
             { dispatch: d.id, model },
             'no price known for this model; its cost counts as 0 (B.19)',
           );
-        envelope = await runHand(d, { provider, call, unknownPrice }, controller.signal);
+        const tools = handToolRegistry(d.hand_definition.tools, broker, {
+          lease: { dispatch_id: d.id, ...lease(d) },
+        });
+        envelope = await runHand(d, { provider, call, unknownPrice, tools }, controller.signal);
       } catch (err) {
         envelope = {
           status: 'error',
