@@ -74,7 +74,9 @@ const FINGERPRINT = `
          (SELECT md5(coalesce(string_agg(concat_ws('|', n, h), ','), '')) FROM hand_limits) AS limits,
          (SELECT md5(coalesce(string_agg(concat_ws('|', name, role, status, instance_id, stay_down,
                   registered_at, last_heartbeat, config, identity, script, stats), ',' ORDER BY name), ''))
-            FROM aspects) AS aspects`;
+            FROM aspects) AS aspects,
+         (SELECT md5(coalesce(string_agg(concat_ws('|', id, from_agent, topic, md5(content), shared, embedding,
+                  updated_at), ',' ORDER BY id), '')) FROM knowledge) AS knowledge`;
 
 /** A connection that fingerprints the state tables in one query; `end()` closes it. */
 export async function openStateProbe(

@@ -17,9 +17,13 @@ import {
   EventsQuery,
   HeartbeatRequest,
   HistoryQuery,
+  KnowledgeListQuery,
+  KnowledgeSearchQuery,
+  KnowledgeSearchRequest,
   MintTokenRequest,
   RegisterRequest,
   SendRequest,
+  StoreKnowledgeRequest,
   ThreadsQuery,
   TokenListQuery,
   nulCharacterIssue,
@@ -187,6 +191,26 @@ describe('HTTP fuzzing', () => {
       }),
     },
     {
+      path: '/v1/knowledge',
+      schema: StoreKnowledgeRequest,
+      token: () => fuzzer.token,
+      valid: fc
+        .record({ topic: fc.string({ minLength: 1, maxLength: 20 }), content: fc.string({ minLength: 1 }) })
+        .map(({ topic, content }) => ({
+          topic: `t ${topic}`,
+          content: `c ${content}`,
+          shared: content.length % 2 === 0,
+        })),
+    },
+    {
+      path: '/v1/knowledge/search',
+      schema: KnowledgeSearchRequest,
+      token: () => fuzzer.token,
+      valid: fc
+        .string({ maxLength: 40 })
+        .map((q) => ({ q: `q ${q}`, top_k: 3, scope: 'own,shared,peer:fuzz-peer' })),
+    },
+    {
       path: '/v1/admin/tokens',
       schema: MintTokenRequest,
       token: () => broker.adminToken,
@@ -237,6 +261,8 @@ describe('HTTP fuzzing', () => {
         '/v1/audit': AuditQuery,
         '/v1/events': EventsQuery,
         '/v1/admin/tokens': TokenListQuery,
+        '/v1/knowledge/search': KnowledgeSearchQuery,
+        '/v1/knowledge': KnowledgeListQuery,
       };
       const param = fc.tuple(
         fc.oneof(
@@ -250,6 +276,10 @@ describe('HTTP fuzzing', () => {
             'action',
             'aspect',
             'kind',
+            'q',
+            'top_k',
+            'scope',
+            'from_agent',
           ),
           fc.string({ unit: 'binary', maxLength: 8 }),
         ),
@@ -263,6 +293,8 @@ describe('HTTP fuzzing', () => {
             '1001',
             'asc',
             'desc',
+            'own,shared',
+            'peer:fuzz-peer',
             'x'.repeat(5000),
             '\u0000',
             '99999999999999999999',
@@ -308,12 +340,14 @@ describe('HTTP fuzzing', () => {
             'GET /v1/aspects/',
             'GET /v1/hands/dispatches/',
             'DELETE /v1/admin/tokens/x',
+            'DELETE /v1/knowledge/x',
           ),
           segment,
           async (route, text) => {
             const [method, prefix] = route.split(' ') as ['GET' | 'DELETE', string];
-            // Deleting by a syntactically good id would revoke real tokens: only malformed ids are sent there.
-            const path = method === 'DELETE' ? `/v1/admin/tokens/x${text}` : prefix + text;
+            // Deleting by a syntactically good id would delete real rows: the DELETE prefixes end in
+            // "x", so only malformed ids are sent there.
+            const path = prefix + text;
             await check({ method, path, token: broker.adminToken, valid: method === 'GET', readOnly: true });
           },
         ),
