@@ -10,6 +10,7 @@ import { registerSessionCommands } from './session-commands.js';
 import { registerCredentialCommands } from './credential-commands.js';
 import { registerWorkerCommand } from './worker-command.js';
 import { registerHandCommands } from './hand-commands.js';
+import { registerKnowledgeCommands } from './knowledge-commands.js';
 
 const program = new Command()
   .name('nexus')
@@ -24,6 +25,7 @@ registerSessionCommands(program);
 registerCredentialCommands(program);
 registerWorkerCommand(program);
 registerHandCommands(program);
+registerKnowledgeCommands(program);
 
 try {
   await program.parseAsync(process.argv);
