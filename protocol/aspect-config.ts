@@ -37,6 +37,8 @@ export const ProviderConfig = z.strictObject({
   max_output_tokens: z.number().int().min(1).max(1_000_000).optional(),
   token_param: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
   offline: z.strictObject({ kind: z.literal('scripted') }).optional(),
+  /** An embedding model of the same endpoint, for hybrid knowledge search (B.90). */
+  embedding_model: z.string().min(1).max(256).optional(),
 });
 export type ProviderConfig = z.infer<typeof ProviderConfig>;
 
@@ -143,6 +145,15 @@ const aspectConfigChecks: ((config: ParsedConfig) => CrossFieldProblem | null)[]
           : ['provider', 'max_output_tokens'],
       message: `max_output_tokens (${maxOutput}) + reserve_tokens (${reserve}) must be less than the context window (${window})`,
     };
+  },
+  function checkEmbeddingModelEndpoint(config) {
+    // B.90: embeddings come from an openai-compatible endpoint's embedding_model.
+    return config.provider.embedding_model !== undefined && config.provider.kind !== 'openai-compatible'
+      ? {
+          path: ['provider', 'embedding_model'],
+          message: 'is supported only with provider.kind openai-compatible',
+        }
+      : null;
   },
   function checkUniqueHands(config) {
     const seen = new Set<string>();

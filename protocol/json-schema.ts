@@ -4,6 +4,7 @@ import { ClaimedDispatch, DispatchRequest, ResultEnvelope } from './hands.js';
 import { ClientFrame, ServerFrame } from './frames.js';
 import { Message, SendRequest } from './messages.js';
 import { RegisterRequest } from './roster.js';
+import { KnowledgeSearchRequest, StoreKnowledgeRequest } from './knowledge.js';
 
 const HEADER = 'generated from protocol/ by scripts/generate-schemas.ts — do not edit';
 
@@ -19,6 +20,8 @@ export function generatedSchemas(): Record<string, string> {
     'dispatch-request.schema.json': DispatchRequest,
     'result-envelope.schema.json': ResultEnvelope,
     'claimed-dispatch.schema.json': ClaimedDispatch,
+    'knowledge-store-request.schema.json': StoreKnowledgeRequest,
+    'knowledge-search-request.schema.json': KnowledgeSearchRequest,
   };
   return Object.fromEntries(
     Object.entries(shapes).map(([file, schema]) => {

@@ -21,6 +21,7 @@ import { sendMessageTool } from './loop/bus-tools.js';
 import { dispatchHandTool } from './loop/hand-tools.js';
 import { knowledgeSearchTool, knowledgeStoreTool } from './loop/knowledge-tools.js';
 import { activeRetrieval } from './loop/active-retrieval.js';
+import { providerEmbedder } from './loop/embedder.js';
 import { awaitedDispatches } from './loop/awaited.pure.js';
 import { branchTo } from './session/context.pure.js';
 import { continueTurn, runTurn, type TurnDeps } from './loop/turn.js';
@@ -126,9 +127,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const provider = choice.provider;
   const call = callWithRetry(() => choice.credential);
   const tools = new ToolRegistry();
+  const embed = providerEmbedder(provider, logger); // B.90: hybrid knowledge search
   for (const name of offeredTools)
-    tools.register<unknown>(TOOL_FACTORIES[name as keyof typeof TOOL_FACTORIES](broker.http));
-  const beforeTurn = activeRetrieval(config, { broker: broker.http, logger });
+    tools.register<unknown>(TOOL_FACTORIES[name as keyof typeof TOOL_FACTORIES](broker.http, { embed }));
+  const beforeTurn = activeRetrieval(config, { broker: broker.http, logger, embed });
   const lastTokens = new Map<string, number>();
   const controls: { request_id: string; action: string; params: unknown }[] = [];
   const controlDeps: SessionControlDeps = {

@@ -15,6 +15,7 @@ import { brokerCredential, type CredentialSource } from '../credentials.js';
 import { callWithRetry, createProvider, credentialNameFor, offlineReason } from '../providers/registry.js';
 import { createScriptedProvider } from '../providers/scripted.js';
 import { handToolRegistry } from '../loop/knowledge-tools.js';
+import { providerEmbedder } from '../loop/embedder.js';
 import { runHand, type StopReason } from './hand-run.js';
 
 export interface WorkerOptions {
@@ -111,6 +112,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
           );
         const tools = handToolRegistry(d.hand_definition.tools, broker, {
           lease: { dispatch_id: d.id, ...lease(d) },
+          embed: providerEmbedder(provider, logger),
         });
         envelope = await runHand(d, { provider, call, unknownPrice, tools }, controller.signal);
       } catch (err) {
