@@ -26,6 +26,8 @@ import { TokenService, REVOKE_CHANNEL } from './admin/token-service.js';
 import { adminRoutes } from './admin/routes.js';
 import { CredentialService } from './credentials/credential-service.js';
 import { credentialRoutes } from './credentials/routes.js';
+import { KnowledgeService } from './knowledge/knowledge-service.js';
+import { knowledgeRoutes } from './knowledge/routes.js';
 import { EventService } from './events/event-service.js';
 import { CONTROL_CHANNEL, ControlService } from './control/control-service.js';
 import { controlRoutes } from './control/routes.js';
@@ -117,6 +119,13 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     key: config.secretKey,
     heldDispatchTarget: (lease) => hands.workers.heldDispatchTarget(lease),
   });
+  const knowledge = new KnowledgeService({
+    db: pool,
+    audit,
+    logger,
+    embeddingDim: config.embeddingDim,
+    heldDispatchTarget: (lease) => hands.workers.heldDispatchTarget(lease),
+  });
   const duties = [
     ...foundationDuties({
       staleS: config.staleS,
@@ -162,6 +171,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       credentialRoutes({ credentials, audit }),
       alarmRoutes({ alarms: new AlarmService(pool, audit), minEveryS: config.alarmMinEveryS }),
       expectedRosterRoutes({ db: pool, audit }),
+      knowledgeRoutes({ knowledge }),
     ],
   });
 
@@ -212,6 +222,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   authenticator.start();
   hub.start();
   await hands.start();
+  if (health.current.reachable) await knowledge.detectVectorExtension();
   dutyRunner.start();
 
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));

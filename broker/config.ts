@@ -27,6 +27,8 @@ export interface BrokerConfig {
   hands: HandSettings;
   /** The smallest alarm `every_s`: 10 (B.27); `NEXUS_ALARM_MIN_EVERY_S` lowers it for tests only. */
   alarmMinEveryS: number;
+  /** `NEXUS_EMBEDDING_DIM`: the length of every knowledge embedding (B.90). */
+  embeddingDim: number;
 }
 
 /** Hands settings (SPEC section 6, B.75-B.77). N and H only seed the database's limits row. */
@@ -88,5 +90,6 @@ export function loadBrokerConfig(env: Env, flags: { port?: number; migrate?: boo
       leaseS: intSetting(env, 'HAND_LEASE_S', 30, 1, 3600),
       deadlineGraceS: intSetting(env, 'HAND_DEADLINE_GRACE_S', 10, 0, 3600),
     },
+    embeddingDim: intSetting(env, 'NEXUS_EMBEDDING_DIM', 1536, 1, 16_000),
   };
 }

@@ -12,6 +12,7 @@ import { registerWorkerCommand } from './worker-command.js';
 import { registerHandCommands } from './hand-commands.js';
 import { registerAlarmCommands } from './alarm-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
+import { registerKnowledgeCommands } from './knowledge-commands.js';
 
 const program = new Command()
   .name('nexus')
@@ -28,6 +29,7 @@ registerWorkerCommand(program);
 registerHandCommands(program);
 registerAlarmCommands(program);
 registerAuditCommands(program);
+registerKnowledgeCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -83,14 +83,17 @@ describe('the runtime acknowledges exactly what its turns took', () => {
         },
         { reply: 'noted' },
       ],
-      ['send_message', 'knowledge_search'],
+      ['send_message', 'knowledge_search', 'files__read'],
     );
     await aspect.start();
-    // B.58: the roster lists the tools offered; knowledge_search is not built yet, so not offered.
+    // B.58: the roster lists the tools offered; files__read (an MCP tool) is not built yet, so not offered.
     const { aspects } = await admin().get<{ aspects: { name: string; capabilities: string[] }[] }>(
       '/v1/aspects',
     );
-    expect(aspects.find((a) => a.name === 'joiner')?.capabilities).toEqual(['send_message']);
+    expect(aspects.find((a) => a.name === 'joiner')?.capabilities).toEqual([
+      'send_message',
+      'knowledge_search',
+    ]);
     const first = await admin().post<{ id: string; thread_id: string }>('/v1/messages', {
       content: 'first',
       to: ['joiner'],

@@ -37,6 +37,8 @@ export const ProviderConfig = z.strictObject({
   max_output_tokens: z.number().int().min(1).max(1_000_000).optional(),
   token_param: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
   offline: z.strictObject({ kind: z.literal('scripted') }).optional(),
+  /** An embedding model of the same endpoint, for hybrid knowledge search (B.90). */
+  embedding_model: z.string().min(1).max(256).optional(),
 });
 export type ProviderConfig = z.infer<typeof ProviderConfig>;
 
@@ -144,6 +146,15 @@ const aspectConfigChecks: ((config: ParsedConfig) => CrossFieldProblem | null)[]
       message: `max_output_tokens (${maxOutput}) + reserve_tokens (${reserve}) must be less than the context window (${window})`,
     };
   },
+  function checkEmbeddingModelEndpoint(config) {
+    // B.90: embeddings come from an openai-compatible endpoint's embedding_model.
+    return config.provider.embedding_model !== undefined && config.provider.kind !== 'openai-compatible'
+      ? {
+          path: ['provider', 'embedding_model'],
+          message: 'is supported only with provider.kind openai-compatible',
+        }
+      : null;
+  },
   function checkUniqueHands(config) {
     const seen = new Set<string>();
     for (const [i, hand] of config.hands.entries()) {
@@ -152,13 +163,6 @@ const aspectConfigChecks: ((config: ParsedConfig) => CrossFieldProblem | null)[]
       seen.add(hand.name);
     }
     return null;
-  },
-  function checkHandToolsNotYet(config) {
-    // B.78: until the knowledge store exists, Hands may not name tools.
-    const i = config.hands.findIndex((hand) => hand.tools.length > 0);
-    return i >= 0
-      ? { path: ['hands', i, 'tools'], message: 'hand tools need the knowledge store, not built yet' }
-      : null;
   },
   function checkHandInputSchemas(config) {
     for (const [i, hand] of config.hands.entries()) {

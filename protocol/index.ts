@@ -124,6 +124,30 @@ export {
   MAX_CREDENTIAL_BYTES,
   StoreCredentialRequest,
 } from './credentials.js';
+export {
+  DEFAULT_KNOWLEDGE_TOP_K,
+  Embedding,
+  KnowledgeContent,
+  KnowledgeEntry,
+  KnowledgeHit,
+  KnowledgeListQuery,
+  KnowledgeListReply,
+  KnowledgePath,
+  KnowledgeQueryText,
+  KnowledgeScopeText,
+  KnowledgeSearchQuery,
+  KnowledgeSearchReply,
+  KnowledgeSearchRequest,
+  KnowledgeTopic,
+  MAX_EMBEDDING_DIM,
+  MAX_KNOWLEDGE_QUERY_CHARS,
+  MAX_KNOWLEDGE_TOP_K,
+  MAX_KNOWLEDGE_TOPIC_CHARS,
+  StoreKnowledgeReply,
+  StoreKnowledgeRequest,
+  knowledgeScopeText,
+  type KnowledgeScope,
+} from './knowledge.js';
 export { Script, ScriptStep, ScriptToolCall } from './script.js';
 export {
   ActivateReply,

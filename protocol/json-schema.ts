@@ -5,6 +5,7 @@ import { ClientFrame, ServerFrame } from './frames.js';
 import { Message, SendRequest } from './messages.js';
 import { RegisterRequest } from './roster.js';
 import { AlarmRequest, ExpectedRosterRequest } from './team.js';
+import { KnowledgeSearchRequest, StoreKnowledgeRequest } from './knowledge.js';
 
 const HEADER = 'generated from protocol/ by scripts/generate-schemas.ts — do not edit';
 
@@ -22,6 +23,8 @@ export function generatedSchemas(): Record<string, string> {
     'claimed-dispatch.schema.json': ClaimedDispatch,
     'alarm-request.schema.json': AlarmRequest,
     'expected-roster-request.schema.json': ExpectedRosterRequest,
+    'knowledge-store-request.schema.json': StoreKnowledgeRequest,
+    'knowledge-search-request.schema.json': KnowledgeSearchRequest,
   };
   return Object.fromEntries(
     Object.entries(shapes).map(([file, schema]) => {

@@ -20,6 +20,9 @@ import { ToolRegistry } from './loop/tools.js';
 import { sendMessageTool } from './loop/bus-tools.js';
 import { dispatchHandTool } from './loop/hand-tools.js';
 import { FRAME_TOOL_FACTORIES, frameOnly } from './loop/frame-tools.js';
+import { knowledgeSearchTool, knowledgeStoreTool } from './loop/knowledge-tools.js';
+import { activeRetrieval } from './loop/active-retrieval.js';
+import { providerEmbedder } from './loop/embedder.js';
 import { awaitedDispatches } from './loop/awaited.pure.js';
 import { branchTo } from './session/context.pure.js';
 import { continueTurn, runTurn, type TurnDeps } from './loop/turn.js';
@@ -141,8 +144,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const provider = observedProvider(choice.provider, config.name, metrics);
   const call = callWithRetry(() => choice.credential);
   const tools = new ToolRegistry();
+  const embed = providerEmbedder(provider, logger); // B.90: hybrid knowledge search
   for (const name of offeredTools)
-    tools.register(TOOL_FACTORIES[name as keyof typeof TOOL_FACTORIES](broker.http));
+    tools.register<unknown>(TOOL_FACTORIES[name as keyof typeof TOOL_FACTORIES](broker.http, { embed }));
+  const beforeTurn = activeRetrieval(config, { broker: broker.http, logger, embed });
   const lastTokens = new Map<string, number>();
   metrics.watchContextRatio(config.name, () => Math.max(0, ...lastTokens.values()) / (window as number));
   const controls: { request_id: string; action: string; params: unknown }[] = [];
@@ -240,6 +245,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       );
     }
     if (fresh.length === 0) return;
+    await beforeTurn?.(session, fresh); // B.18: a thread's first batch may bring a knowledge note
     broker.publish('turn.start', threadId, { message_ids: fresh.map((m) => m.id) });
     const started = performance.now();
     await afterTurn(session, await runTurn(fresh, turnDeps(session, taken)), started);
@@ -395,10 +401,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   };
 }
 
-/** The runtime tools that are built, by name (the knowledge tools and MCP arrive with their parts). */
+/** The runtime tools that are built, by name (MCP tools arrive with their part). */
 const TOOL_FACTORIES = {
   send_message: sendMessageTool,
   dispatch_hand: dispatchHandTool,
+  knowledge_search: knowledgeSearchTool,
+  knowledge_store: knowledgeStoreTool,
   ...FRAME_TOOL_FACTORIES,
 } as const;
 

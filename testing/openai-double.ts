@@ -4,6 +4,8 @@
  * is true (a usage chunk first when `stream_options.include_usage` asks for it). Every request is
  * recorded; turns come from a queue the test fills, with a default text reply when it is empty.
  * Tool messages must answer a tool call of the assistant message before them, as the real API checks.
+ * `POST /v1/embeddings` answers one deterministic vector per input text, of `dimensions` numbers
+ * (default `embeddingSize`, else 1536), as the real API does for text-embedding-3 models.
  */
 import type http from 'node:http';
 import {
@@ -36,6 +38,7 @@ export interface OpenAIDouble extends HttpDouble {
   /** Queues an HTTP error for the next call; the body defaults to the API's error shape. */
   fail(status: number, body?: unknown, headers?: Record<string, string>): void;
   completionRequests(): RecordedRequest[];
+  embeddingRequests(): RecordedRequest[];
 }
 
 type Queued = { turn: OpenAITurn } | { status: number; body: unknown; headers: Record<string, string> };
@@ -79,7 +82,12 @@ export function checkCompletionBody(body: unknown): string | null {
   return null;
 }
 
-export async function startOpenAIDouble(options: { defaultText?: string } = {}): Promise<OpenAIDouble> {
+export async function startOpenAIDouble(
+  options: {
+    defaultText?: string;
+    /** Embedding length when a request names no `dimensions`. */ embeddingSize?: number;
+  } = {},
+): Promise<OpenAIDouble> {
   const queue: Queued[] = [];
   let nextId = 1;
 
@@ -152,8 +160,36 @@ export async function startOpenAIDouble(options: { defaultText?: string } = {}):
     sse.end();
   }
 
-  const double = await startHttpDouble({ '/v1/chat/completions': answer }, (res) =>
-    sendJson(res, 404, openAIError(404, 'not found')),
+  function embeddings(request: RecordedRequest, res: http.ServerResponse) {
+    if (!request.headers.authorization) return sendJson(res, 401, openAIError(401, 'no credential'));
+    const body = isRecord(request.body) ? request.body : {};
+    const input = typeof body.input === 'string' ? [body.input] : body.input;
+    if (typeof body.model !== 'string' || !Array.isArray(input) || input.some((t) => typeof t !== 'string'))
+      return sendJson(res, 400, openAIError(400, 'model and input (text or a list of texts) are required'));
+    const dimensions =
+      typeof body.dimensions === 'number' ? body.dimensions : (options.embeddingSize ?? 1536);
+    const vectorOf = (text: string) => {
+      let seed = [...text].reduce((h, c) => (h * 31 + (c.codePointAt(0) ?? 0)) % 1_000_003, 7);
+      return Array.from({ length: dimensions }, () => {
+        seed = (seed * 48_271) % 2_147_483_647;
+        return (seed % 2000) / 1000 - 1;
+      });
+    };
+    return sendJson(res, 200, {
+      object: 'list',
+      model: body.model,
+      data: (input as string[]).map((text, index) => ({
+        object: 'embedding',
+        index,
+        embedding: vectorOf(text),
+      })),
+      usage: { prompt_tokens: roughTokens(input), total_tokens: roughTokens(input) },
+    });
+  }
+
+  const double = await startHttpDouble(
+    { '/v1/chat/completions': answer, '/v1/embeddings': embeddings },
+    (res) => sendJson(res, 404, openAIError(404, 'not found')),
   );
   return {
     ...double,
@@ -161,5 +197,6 @@ export async function startOpenAIDouble(options: { defaultText?: string } = {}):
     reply: (turn) => queue.push({ turn }),
     fail: (status, body, headers = {}) => queue.push({ status, body: body ?? openAIError(status), headers }),
     completionRequests: () => double.requests.filter((r) => r.path === '/v1/chat/completions'),
+    embeddingRequests: () => double.requests.filter((r) => r.path === '/v1/embeddings'),
   };
 }

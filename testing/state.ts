@@ -78,7 +78,9 @@ const FINGERPRINT = `
          (SELECT md5(coalesce(string_agg(concat_ws('|', id, owner, to_list, thread_id, next_at, fired), ',' ORDER BY id), ''))
             FROM alarms) AS alarms,
          (SELECT md5(coalesce(string_agg(concat_ws('|', source, aspect), ',' ORDER BY source, aspect), ''))
-            FROM expected_aspects) AS expected_aspects`;
+            FROM expected_aspects) AS expected_aspects,
+         (SELECT md5(coalesce(string_agg(concat_ws('|', id, from_agent, topic, md5(content), shared, embedding,
+                  updated_at), ',' ORDER BY id), '')) FROM knowledge) AS knowledge`;
 
 /** A connection that fingerprints the state tables in one query; `end()` closes it. */
 export async function openStateProbe(

@@ -20,9 +20,13 @@ import {
   ExpectedRosterRequest,
   HeartbeatRequest,
   HistoryQuery,
+  KnowledgeListQuery,
+  KnowledgeSearchQuery,
+  KnowledgeSearchRequest,
   MintTokenRequest,
   RegisterRequest,
   SendRequest,
+  StoreKnowledgeRequest,
   ThreadsQuery,
   TokenListQuery,
   nulCharacterIssue,
@@ -191,6 +195,26 @@ describe('HTTP fuzzing', () => {
       }),
     },
     {
+      path: '/v1/knowledge',
+      schema: StoreKnowledgeRequest,
+      token: () => fuzzer.token,
+      valid: fc
+        .record({ topic: fc.string({ minLength: 1, maxLength: 20 }), content: fc.string({ minLength: 1 }) })
+        .map(({ topic, content }) => ({
+          topic: `t ${topic}`,
+          content: `c ${content}`,
+          shared: content.length % 2 === 0,
+        })),
+    },
+    {
+      path: '/v1/knowledge/search',
+      schema: KnowledgeSearchRequest,
+      token: () => fuzzer.token,
+      valid: fc
+        .string({ maxLength: 40 })
+        .map((q) => ({ q: `q ${q}`, top_k: 3, scope: 'own,shared,peer:fuzz-peer' })),
+    },
+    {
       path: '/v1/admin/tokens',
       schema: MintTokenRequest,
       token: () => broker.adminToken,
@@ -270,6 +294,8 @@ describe('HTTP fuzzing', () => {
         '/v1/events': EventsQuery,
         '/v1/admin/tokens': TokenListQuery,
         '/v1/alarms': AlarmListQuery,
+        '/v1/knowledge/search': KnowledgeSearchQuery,
+        '/v1/knowledge': KnowledgeListQuery,
       };
       const param = fc.tuple(
         fc.oneof(
@@ -283,6 +309,10 @@ describe('HTTP fuzzing', () => {
             'action',
             'aspect',
             'kind',
+            'q',
+            'top_k',
+            'scope',
+            'from_agent',
           ),
           fc.string({ unit: 'binary', maxLength: 8 }),
         ),
@@ -296,6 +326,8 @@ describe('HTTP fuzzing', () => {
             '1001',
             'asc',
             'desc',
+            'own,shared',
+            'peer:fuzz-peer',
             'x'.repeat(5000),
             '\u0000',
             '99999999999999999999',
@@ -342,6 +374,7 @@ describe('HTTP fuzzing', () => {
             'GET /v1/hands/dispatches/',
             'DELETE /v1/admin/tokens/x',
             'DELETE /v1/alarms/x',
+            'DELETE /v1/knowledge/x',
           ),
           segment,
           async (route, text) => {

@@ -23,6 +23,8 @@ const SHAPES: Record<string, z.ZodType> = {
   ClientFrame: protocol.ClientFrame,
   AlarmRequest: protocol.AlarmRequest,
   ExpectedRosterRequest: protocol.ExpectedRosterRequest,
+  StoreKnowledgeRequest: protocol.StoreKnowledgeRequest,
+  KnowledgeSearchRequest: protocol.KnowledgeSearchRequest,
 };
 
 interface Fixture {

@@ -7,6 +7,7 @@
  * Usage: `prompt_tokens` counts cached tokens too, so `input_tokens` is prompt minus cached and the
  * cached part is `cache_read_input_tokens`, keeping B.49's sum right. A server that reports no
  * usage gets the characters ÷ 4 estimate. There is no token-count endpoint: `countTokens` estimates.
+ * With `provider.embedding_model` it also embeds, through the same endpoint (B.90).
  */
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
 import type {
@@ -43,6 +44,8 @@ export interface OpenAICompatibleOptions {
   model?: string;
   /** Which field carries the output limit (`provider.token_param`, default `max_tokens`). */
   tokenParam?: 'max_tokens' | 'max_completion_tokens';
+  /** `provider.embedding_model`: with it the provider can `embed` (B.90). */
+  embeddingModel?: string;
   timeoutMs?: number;
 }
 
@@ -226,9 +229,32 @@ export function createOpenAICompatibleProvider(options: OpenAICompatibleOptions)
     yield { type: 'done', result: { content: text, toolCalls, usage, stopReason, model } };
   }
 
+  /** `POST /embeddings`; `dimensions` is sent only when asked for (older models refuse it). */
+  async function embed(
+    texts: string[],
+    { dimensions, signal }: { dimensions?: number; signal: AbortSignal },
+  ): Promise<number[][]> {
+    try {
+      const key = options.apiKey ? await options.apiKey() : NO_KEY;
+      const reply = await clientFor(key).embeddings.create(
+        {
+          model: options.embeddingModel as string,
+          input: texts,
+          encoding_format: 'float',
+          ...(dimensions === undefined ? {} : { dimensions }),
+        },
+        { signal },
+      );
+      return [...reply.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+    } catch (err) {
+      throw new ProviderCallError(openAIFailure(err, signal));
+    }
+  }
+
   return {
     kind: 'openai-compatible',
     stream,
     countTokens: (request) => Promise.resolve(estimateRequestTokens(request)),
+    ...(options.embeddingModel ? { embed } : {}),
   };
 }

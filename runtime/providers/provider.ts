@@ -55,6 +55,11 @@ export interface Provider {
   stream(request: ProviderRequest, signal: AbortSignal): AsyncIterable<ProviderEvent>;
   /** Tokens the request would use as input (used only when a response carries no usage, B.21). */
   countTokens(request: ProviderRequest): Promise<number>;
+  /**
+   * One embedding per text, in order, for hybrid knowledge search (B.90); present only on a
+   * provider configured to embed (`provider.embedding_model`). Throws a `ProviderCallError`.
+   */
+  embed?(texts: string[], options: { dimensions?: number; signal: AbortSignal }): Promise<number[][]>;
 }
 
 /** Collects a stream into its result, or throws a `ProviderCallError` carrying the failure. */

@@ -90,6 +90,7 @@ export function createProvider(
     ...(config.base_url ? { baseURL: config.base_url } : {}),
     ...(config.model ? { model: config.model } : {}),
     ...(config.token_param ? { tokenParam: config.token_param } : {}),
+    ...(config.embedding_model ? { embeddingModel: config.embedding_model } : {}),
   });
 }
 

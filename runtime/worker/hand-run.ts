@@ -1,7 +1,7 @@
 /**
  * One Hand run (B.14): at most four provider calls on a fresh context, ending in a result
- * envelope. A Hand gets only the tools it names; until the knowledge store exists it can name
- * none (B.78), so a model that calls a tool anyway is told so and asked to answer.
+ * envelope. A Hand gets only the tools it names (the knowledge tools, B.78); a call of any other
+ * tool gets an error result naming the ones it has.
  */
 import type { ClaimedDispatch, ResultEnvelope } from '../../protocol/index.js';
 import type { ContextMessage } from '../session/context.pure.js';
@@ -13,6 +13,7 @@ import {
   type ProviderRequest,
   type ProviderResult,
 } from '../providers/provider.js';
+import type { ToolRegistry } from '../loop/tools.js';
 import { assembleHandSystemPrompt, renderInvocation } from './hand-prompt.pure.js';
 
 export const MAX_HAND_CALLS = 4;
@@ -22,6 +23,8 @@ export interface HandRunDeps {
   call(provider: Provider, request: ProviderRequest, signal: AbortSignal): Promise<ProviderResult>;
   /** A model answered whose price is unknown: its cost counts as 0 (B.19). */
   unknownPrice(model: string): void;
+  /** The tools the Hand names, ready to call for this dispatch. */
+  tools: ToolRegistry;
 }
 
 /** Why a run was stopped from outside: the abort signal's reason. */
@@ -55,7 +58,7 @@ export async function runHand(
           model,
           system: assembleHandSystemPrompt(dispatch),
           messages,
-          tools: [],
+          tools: deps.tools.specs(),
           maxOutputTokens: config.max_output_tokens ?? defaultMaxOutputTokens(window),
         },
         signal,
@@ -72,13 +75,18 @@ export async function runHand(
       summary = result.content;
       if (result.toolCalls.length === 0) break;
       messages.push({ role: 'assistant', content: result.content, tool_calls: result.toolCalls });
-      for (const toolCall of result.toolCalls)
+      for (const toolCall of result.toolCalls) {
+        const outcome = await deps.tools.execute(toolCall.name, toolCall.input, {
+          threadId: dispatch.thread_id,
+          idempotencyKey: `${dispatch.id}:${dispatch.attempt}:${toolCall.id}`.slice(0, 128),
+        });
         messages.push({
           role: 'tool',
           tool_call_id: toolCall.id,
-          content: `this Hand has no tool named ${toolCall.name}: answer with text`,
-          is_error: true,
+          content: outcome.content,
+          is_error: outcome.isError,
         });
+      }
     }
     return { status: 'ok', summary, artifacts: [], usage };
   } catch (err) {

@@ -17,6 +17,8 @@ import { BrokerClient } from '../../client/index.js';
 import { brokerCredential, type CredentialSource } from '../credentials.js';
 import { callWithRetry, createProvider, credentialNameFor, offlineReason } from '../providers/registry.js';
 import { createScriptedProvider } from '../providers/scripted.js';
+import { handToolRegistry } from '../loop/knowledge-tools.js';
+import { providerEmbedder } from '../loop/embedder.js';
 import { runHand, type StopReason } from './hand-run.js';
 
 export interface WorkerOptions {
@@ -119,7 +121,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
             { dispatch: d.id, model },
             'no price known for this model; its cost counts as 0 (B.19)',
           );
-        envelope = await runHand(d, { provider, call, unknownPrice }, controller.signal);
+        const tools = handToolRegistry(d.hand_definition.tools, broker, {
+          lease: { dispatch_id: d.id, ...lease(d) },
+          embed: providerEmbedder(provider, logger),
+        });
+        envelope = await runHand(d, { provider, call, unknownPrice, tools }, controller.signal);
       } catch (err) {
         envelope = {
           status: 'error',
