@@ -10,6 +10,7 @@ import { registerSessionCommands } from './session-commands.js';
 import { registerCredentialCommands } from './credential-commands.js';
 import { registerWorkerCommand } from './worker-command.js';
 import { registerHandCommands } from './hand-commands.js';
+import { registerDevCommand } from './dev-command.js';
 
 const program = new Command()
   .name('nexus')
@@ -24,6 +25,7 @@ registerSessionCommands(program);
 registerCredentialCommands(program);
 registerWorkerCommand(program);
 registerHandCommands(program);
+registerDevCommand(program);
 
 try {
   await program.parseAsync(process.argv);
