@@ -36,12 +36,18 @@ export function userEnv(extra: Record<string, string> = {}): Record<string, stri
   return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...extra };
 }
 
+/** `./nexus ARGS` (the launcher) inside a clone, as a user types it. */
 export function runInClone(clone: string, args: string[], env = userEnv()): DevProcess {
-  const child = spawn(path.join(clone, 'nexus'), args, {
-    cwd: clone,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return runProcess(path.join(clone, 'nexus'), args, { cwd: clone, env });
+}
+
+/** Any command, its output collected (for `node dist/cli/main.js dev …` from a test folder). */
+export function runProcess(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: Record<string, string> },
+): DevProcess {
+  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const listeners: (() => void)[] = [];
