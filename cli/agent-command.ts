@@ -5,7 +5,7 @@ import { ConfigError, createLogger, secretSetting } from '../platform/index.js';
 import { startAgent } from '../runtime/agent.js';
 
 /** Files `--config-from` copies into the home; sessions and state are never touched (B.31). */
-const CONFIG_FILES = ['aspect.json', 'SOUL.md', 'AGENT.md', 'CLAUDE.md', 'PRIMER.md', 'script.json'];
+export const CONFIG_FILES = ['aspect.json', 'SOUL.md', 'AGENT.md', 'CLAUDE.md', 'PRIMER.md', 'script.json'];
 
 async function copyConfig(from: string, home: string): Promise<void> {
   await mkdir(home, { recursive: true });

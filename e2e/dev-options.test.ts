@@ -149,6 +149,55 @@ describe('nexus dev with DATABASE_URL and ANTHROPIC_API_KEY', () => {
     await stop(process);
   });
 
+  it("restarts an aspect's runtime when its files change in --agents, and keeps it on a bad edit", async () => {
+    const process = dev({ DATABASE_URL: dbB.url });
+    await process.waitFor('\nready\n', { timeoutMs: 90_000 });
+    const url = /Nexus is running at (\S+)/.exec(process.stdout())?.[1] as string;
+    const admin = new BrokerClient({
+      url,
+      token: (await readFile(path.join(work, '.nexus/admin-token'), 'utf8')).trim(),
+    });
+    const script = (version: string) => [
+      {
+        tool_calls: [{ name: 'send_message', input: { content: `${version}: {{message.content}}` } }],
+        then: 'ok',
+      },
+    ];
+    const answer = async (question: string) => {
+      const sent = await admin.post<{ thread_id: string }>('/v1/messages', {
+        to: ['frame'],
+        content: question,
+      });
+      const { value } = await waitUntil(
+        async () =>
+          (
+            await admin.get<{ messages: { from: string; content: string }[] }>(
+              `/v1/messages?thread_id=${sent.thread_id}`,
+            )
+          ).messages.find((m) => m.from === 'frame'),
+        { timeoutMs: 30_000, what: `frame's answer to "${question}"` },
+      );
+      return value.content;
+    };
+
+    await writeFile(path.join(work, 'agents/frame/script.json'), JSON.stringify(script('v1')));
+    await process.waitFor('frame: script.json changed; restarting its runtime', {
+      timeoutMs: 30_000,
+      stream: 'stderr',
+    });
+    await process.waitFor('frame: running again', { timeoutMs: 60_000, stream: 'stderr' });
+    expect(await answer('first')).toBe('v1: first');
+
+    await writeFile(path.join(work, 'agents/frame/script.json'), JSON.stringify([{ match: '(' }]));
+    await process.waitFor(
+      'frame: script.json changed but agents/frame/script.json: [0].match: must be a valid regular expression; still running on the previous files',
+      { timeoutMs: 30_000, stream: 'stderr' },
+    );
+    expect(await answer('second')).toBe('v1: second');
+    await rm(path.join(work, 'agents/frame/script.json'));
+    await stop(process);
+  });
+
   it('stops at a bad aspect.json with the file, the field and the reason', async () => {
     await mkdir(path.join(work, 'bad-agents', 'oops'), { recursive: true });
     await writeFile(

@@ -20,7 +20,8 @@ import { startWorker } from '../../runtime/worker/worker.js';
 import { devPaths, shown, type DevPaths } from './dev-paths.js';
 import { acquirePidLock } from './pid-lock.js';
 import { adminTokenFile, secretKeyFile } from './secret-files.js';
-import { discoverTeam, type TeamMember } from './team.js';
+import { discoverTeam, readMember, type TeamMember } from './team.js';
+import { watchAgents } from './agents-watch.js';
 import { migrateDevDatabase, openDevDatabase } from './dev-database.js';
 import { readDatabaseIdentity, reconcileHomes } from './database-identity.js';
 import { portIsFree } from './ports.js';
@@ -239,6 +240,20 @@ export async function runDev(options: DevOptions): Promise<void> {
           keyGiven,
         }),
       );
+    const unwatch = watchAgents(team, (member, file) => {
+      const i = team.findIndex((m) => m.name === member.name);
+      reloads[i] = (reloads[i] ?? Promise.resolve()).then(() =>
+        reloadMember(member, file, children[i] as RuntimeChild, (fresh) => (team[i] = fresh)),
+      );
+    });
+    const reloads: Promise<void>[] = [];
+    stops.push({
+      what: 'watcher',
+      stop: async () => {
+        unwatch();
+        await Promise.all(reloads);
+      },
+    });
     ready = true;
     print('ready');
     if (process.env.NEXUS_DEV_DEBUG) say('ready');
@@ -262,6 +277,32 @@ export async function runDev(options: DevOptions): Promise<void> {
   }
   if (failure) throw failure;
   say('stopped');
+}
+
+/**
+ * A member's files changed: checked, then its runtime restarted to copy them (B.31). A bad file,
+ * or a new name or role (which would need new tokens), leaves the runtime as it is.
+ */
+async function reloadMember(
+  member: TeamMember,
+  file: string,
+  child: RuntimeChild,
+  replace: (fresh: TeamMember) => void,
+): Promise<void> {
+  if (child.state === 'stopping' || child.state === 'stopped') return;
+  let fresh: TeamMember;
+  try {
+    fresh = await readMember(member.source);
+  } catch (err) {
+    return void say(
+      `${member.name}: ${file} changed but ${(err as Error).message}; still running on the previous files`,
+    );
+  }
+  if (fresh.name !== member.name || fresh.config.role !== member.config.role)
+    return void say(`${member.name}: ${file} changed its name or role; restart nexus dev to apply that`);
+  replace(fresh);
+  say(`${member.name}: ${file} changed; restarting its runtime`);
+  await child.restart();
 }
 
 function homeOf(paths: DevPaths, member: TeamMember): string {

@@ -51,6 +51,8 @@ export class RuntimeChild {
   private restartTimer: NodeJS.Timeout | null = null;
   private exited: Promise<void> = Promise.resolve();
   private settleWaiters: (() => void)[] = [];
+  /** Set after a restart: the registration that follows gets a line of its own. */
+  private announceRegistration = false;
 
   constructor(private readonly options: RuntimeChildOptions) {
     this.log = createWriteStream(options.logFile, { flags: 'a' });
@@ -119,6 +121,7 @@ export class RuntimeChild {
       this.facts.registered = true;
       this.state = 'running';
       this.quickExits = 0;
+      if (this.announceRegistration) this.options.say(`${this.options.name}: running again`);
     }
     if (msg === 'registration failed' && String(record.err).startsWith('stay_down'))
       this.facts.stayDown = true;
@@ -145,6 +148,7 @@ export class RuntimeChild {
     }
     const delayMs = Math.min(30_000, 1000 * 2 ** (this.quickExits - 1));
     this.state = 'backoff';
+    this.announceRegistration = true;
     this.options.say(`${this.options.name}: exited (${how})${why}; restarting in ${delayMs / 1000} s`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
@@ -160,7 +164,7 @@ export class RuntimeChild {
   }
 
   /** SIGTERM (the runtime finishes or safely abandons its turn), SIGKILL after 15 s. */
-  async stop(): Promise<void> {
+  private async terminate(): Promise<void> {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const child = this.child;
     this.state = 'stopping';
@@ -171,6 +175,18 @@ export class RuntimeChild {
       clearTimeout(timer);
     }
     this.state = 'stopped';
+  }
+
+  /** Stops and starts again (its configuration changed); the next registration is announced. */
+  async restart(): Promise<void> {
+    await this.terminate();
+    this.announceRegistration = true;
+    this.quickExits = 0;
+    this.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.terminate();
     this.notifySettled();
     await new Promise<void>((resolve) => this.log.end(resolve));
   }

@@ -30,19 +30,22 @@ export async function discoverTeam(agentsDir: string): Promise<TeamMember[]> {
   const team: TeamMember[] = [];
   for (const entry of entries.filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
     const source = path.join(agentsDir, entry.name);
-    const files = await readdir(source);
-    if (!files.includes('aspect.json')) continue;
-    try {
-      const home = await loadHome(source);
-      parseScript(home.script, `${source}/script.json`);
-      team.push({ name: home.config.name, source, config: home.config });
-    } catch (err) {
-      if (err instanceof HomeError || err instanceof ScriptError)
-        throw new ConfigError(shownError(err.message));
-      throw err;
-    }
+    if ((await readdir(source)).includes('aspect.json')) team.push(await readMember(source));
   }
   return checkTeam(team);
+}
+
+/** One home folder of `--agents`, checked as the runtime will check it; ConfigError when bad. */
+export async function readMember(source: string): Promise<TeamMember> {
+  try {
+    const home = await loadHome(source);
+    parseScript(home.script, `${source}/script.json`);
+    return { name: home.config.name, source, config: home.config };
+  } catch (err) {
+    if (err instanceof HomeError || err instanceof ScriptError)
+      throw new ConfigError(shownError(err.message));
+    throw err;
+  }
 }
 
 function shownError(message: string): string {
