@@ -108,6 +108,16 @@ describe('nexus dev with DATABASE_URL and ANTHROPIC_API_KEY', () => {
     expect(JSON.stringify(anthropic?.grants)).toContain('helper');
     expect(JSON.stringify(anthropic?.grants)).toContain('frame');
 
+    // The supervisor's metrics port: the broker's series and the worker pool's, and the runtimes'
+    // endpoints for Prometheus service discovery (B.85).
+    const metrics = /metrics: (http:\S+)\/metrics /.exec(process.stdout())?.[1] as string;
+    const exposition = await (await fetch(`${metrics}/metrics`)).text();
+    expect(exposition).toContain('# TYPE nexus_ws_connections gauge');
+    expect(exposition).toContain('# TYPE nexus_hand_run_seconds histogram');
+    const targets = (await (await fetch(`${metrics}/metrics/targets`)).json()) as unknown[];
+    expect(Array.isArray(targets)).toBe(true);
+    expect((await fetch(`${metrics}/readyz`)).status).toBe(200);
+
     double.reply({ text: 'thinking on Claude' });
     await admin.post('/v1/messages', { to: ['helper'], content: 'hello Claude' });
     const { value: request } = await waitUntil(() => double.messageRequests()[0], {

@@ -22,7 +22,14 @@ export interface MetricsServer {
 }
 
 async function exposition(url: string): Promise<string> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    throw new Error(`${url} could not be read (${err instanceof Error ? err.message : String(err)})`, {
+      cause: err,
+    });
+  }
   if (!response.ok) throw new Error(`${url} answered ${response.status}`);
   return response.text();
 }
