@@ -105,6 +105,8 @@ export async function runDev(options: DevOptions): Promise<void> {
     await mkdir(paths.logs, { recursive: true });
     const lock = await acquirePidLock(paths.pidFile, paths.data);
     stops.push({ what: 'pid file', stop: lock.release });
+    if (lock.replacedStale)
+      say('the previous nexus dev on this data did not stop cleanly; clearing up after it');
     await stopLeftoverRuntimes(paths.childrenFile, say);
     const team = await discoverTeam(path.resolve(options.agents));
     if (team.length === 0)
@@ -112,10 +114,12 @@ export async function runDev(options: DevOptions): Promise<void> {
     const adminToken = await adminTokenFile(paths.adminToken);
     const secretKey = options.env.NEXUS_SECRET_KEY ? undefined : await secretKeyFile(paths.secretKey);
 
-    const database = await unlessInterrupted(openDevDatabase(paths, options.env, say));
+    // Not raced with a signal: the server must be registered for stopping before the start goes on.
+    const database = await openDevDatabase(paths, options.env, say);
     stops.push({ what: 'PostgreSQL', stop: database.stop });
     check();
-    await unlessInterrupted(migrateDevDatabase(database.url, say));
+    await migrateDevDatabase(database.url, say);
+    check();
     const discarded = await reconcileHomes(
       paths.databaseIdentity,
       paths.homes,
