@@ -5,7 +5,7 @@
  * database have it moved aside (B.45); a bad aspect.json or a missing embedded PostgreSQL (B.93)
  * stops the start with one clear line.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,7 @@ describe('nexus dev with DATABASE_URL and ANTHROPIC_API_KEY', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'nexus-dev-options-'));
+    await chmod(work, 0o755); // the postgres OS user reaches it: an embedded cluster stays inside
     [dbA, dbB, double] = await Promise.all([
       createTestDatabase('dev_options_a'),
       createTestDatabase('dev_options_b'),
@@ -82,6 +83,7 @@ describe('nexus dev with DATABASE_URL and ANTHROPIC_API_KEY', () => {
 
   afterAll(async () => {
     for (const process of started) if (process.child.exitCode === null) process.child.kill('SIGKILL');
+    for (const { pid } of processesMentioning(work)) globalThis.process.kill(pid, 'SIGKILL');
     await double?.stop();
     await Promise.all([dbA?.drop(), dbB?.drop()]);
     await rm(work, { recursive: true, force: true });
@@ -218,6 +220,16 @@ describe('nexus dev with DATABASE_URL and ANTHROPIC_API_KEY', () => {
     expect(await process.exited()).toBe(2);
     expect(process.stderr().trim()).toMatch(/^nexus: bad-agents\/oops\/aspect\.json: context_mode: .+$/);
     expect(process.stdout()).toBe('');
+  });
+
+  it('leaves no PostgreSQL behind when Ctrl-C comes while the embedded cluster is being made', async () => {
+    const data = path.join(work, 'interrupted');
+    const process = dev({}, ['--data', data]);
+    await process.waitFor('creating a cluster in', { timeoutMs: 60_000, stream: 'stderr' });
+    process.child.kill('SIGINT');
+    expect(await process.exited()).toBe(0);
+    expect(process.stdout()).not.toContain('ready');
+    expect(processesMentioning(path.join(data, 'pg'))).toEqual([]);
   });
 
   it('says how to install the embedded PostgreSQL when it is missing and DATABASE_URL is not set (B.93)', async () => {
