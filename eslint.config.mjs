@@ -7,7 +7,7 @@ const forbidParts = (parts, why) =>
   parts.map((p) => ({ group: [`**/${p}/*`, `../${p}/*`, `../../${p}/*`], message: why }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.nexus/**', 'jest.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.nexus/**', 'homes/**', 'jest.config.js'] },
   js.configs.recommended,
   {
     files: ['**/*.mjs'],

@@ -12,6 +12,7 @@ import { busThroughput } from './bus-throughput.js';
 import { claim } from './claim.js';
 import { dispatchStart } from './dispatch-start.js';
 import { deliver } from './deliver.js';
+import { devStart } from './dev-start.js';
 import { fanout } from './fanout.js';
 import { footprint } from './footprint.js';
 import { httpAuth } from './http-auth.js';
@@ -41,16 +42,21 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<BenchResult>
   claim,
   'dispatch-start': dispatchStart,
   'noisy-neighbour': noisyNeighbour,
+  'dev-start': devStart,
 };
 
 const RUNTIME = ['session-append', 'session-open', 'turn-overhead'];
 const HANDS = ['claim', 'dispatch-start', 'noisy-neighbour'];
-const BROKER = Object.keys(BENCHMARKS).filter((name) => !RUNTIME.includes(name) && !HANDS.includes(name));
+const DEV = ['dev-start'];
+const BROKER = Object.keys(BENCHMARKS).filter(
+  (name) => !RUNTIME.includes(name) && !HANDS.includes(name) && !DEV.includes(name),
+);
 const GROUPS: Record<string, string[]> = {
   broker: BROKER,
   runtime: RUNTIME,
   hands: HANDS,
-  all: [...BROKER, ...RUNTIME, ...HANDS],
+  dev: DEV,
+  all: [...BROKER, ...RUNTIME, ...HANDS, ...DEV],
 };
 
 function usage(): string {

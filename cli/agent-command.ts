@@ -7,7 +7,7 @@ import { createPrometheusMetrics } from '../runtime/observability/prometheus-met
 import { exits, startPlumbing } from './process-lifecycle.js';
 
 /** Files `--config-from` copies into the home; sessions and state are never touched (B.31). */
-const CONFIG_FILES = ['aspect.json', 'SOUL.md', 'AGENT.md', 'CLAUDE.md', 'PRIMER.md', 'script.json'];
+export const CONFIG_FILES = ['aspect.json', 'SOUL.md', 'AGENT.md', 'CLAUDE.md', 'PRIMER.md', 'script.json'];
 
 async function copyConfig(from: string, home: string): Promise<void> {
   await mkdir(home, { recursive: true });

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { BrokerClient, SocketClient } from '../client/index.js';
-import { tokenSourceFromEnv } from '../platform/index.js';
+import { ConfigError, tokenSourceFromEnv } from '../platform/index.js';
 import { AspectName, DecimalId, MintTokenRequest, TokenKind, parseOrThrow } from '../protocol/index.js';
+import { DEFAULT_QUIET_S, printThreadReplies, waitSeconds } from './send-wait.js';
 
 interface Connection {
   url: string;
@@ -42,33 +43,53 @@ export function registerClientCommands(program: Command): void {
 
   program
     .command('send')
-    .description('send a message (to names, or into a thread)')
-    .argument('<content>', 'the message text')
+    .description('send a message (to names, or into a thread); --wait prints the replies')
+    .argument('[content]', 'the message text')
     .option('--to <names>', 'comma-separated aspect names or op:NAME')
     .option('--thread <id>', 'thread id to post into')
+    .option(
+      '--wait [seconds]',
+      `print the thread's replies until SECONDS pass without one (default ${DEFAULT_QUIET_S})`,
+    )
     .option('--json', 'print JSON')
-    .action(async (content: string, options: { to?: string; thread?: string; json?: boolean }) => {
-      const to = options.to
-        ?.split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-      const thread = options.thread === undefined ? undefined : parseOrThrow(DecimalId, options.thread);
-      const client = new BrokerClient(connectionFromEnv());
-      const reply = await client.post<{ id: string; thread_id: string; held_for?: string[] }>(
-        '/v1/messages',
-        {
-          content,
-          ...(to ? { to } : {}),
-          ...(thread ? { thread_id: thread } : {}),
-        },
-      );
-      print(
-        reply,
-        options.json ?? false,
-        () =>
-          `sent ${reply.id} in thread ${reply.thread_id}${reply.held_for ? ` (held for ${reply.held_for.join(', ')})` : ''}`,
-      );
-    });
+    .action(
+      async (
+        text: string | undefined,
+        options: { to?: string; thread?: string; wait?: true | string; json?: boolean },
+      ) => {
+        // `--wait "question"`: commander took the question as the wait's value (B.34's --wait[=S]).
+        let content = text;
+        let quietS = options.wait === undefined ? null : waitSeconds(options.wait);
+        if (quietS === null && options.wait !== undefined && content === undefined) {
+          content = options.wait as string;
+          quietS = DEFAULT_QUIET_S;
+        }
+        if (content === undefined) throw new ConfigError("missing required argument 'content'");
+        if (quietS === null && options.wait !== undefined)
+          throw new ConfigError('--wait must be whole seconds from 1 to 86400');
+        const to = options.to
+          ?.split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        const thread = options.thread === undefined ? undefined : parseOrThrow(DecimalId, options.thread);
+        const client = new BrokerClient(connectionFromEnv());
+        const reply = await client.post<{ id: string; thread_id: string; held_for?: string[] }>(
+          '/v1/messages',
+          {
+            content,
+            ...(to ? { to } : {}),
+            ...(thread ? { thread_id: thread } : {}),
+          },
+        );
+        print(
+          reply,
+          options.json ?? false,
+          () =>
+            `sent ${reply.id} in thread ${reply.thread_id}${reply.held_for ? ` (held for ${reply.held_for.join(', ')})` : ''}`,
+        );
+        if (quietS !== null) await printThreadReplies(client, reply, { quietS, json: options.json ?? false });
+      },
+    );
 
   program
     .command('tail')

@@ -13,6 +13,7 @@ import { registerHandCommands } from './hand-commands.js';
 import { registerAlarmCommands } from './alarm-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerKnowledgeCommands } from './knowledge-commands.js';
+import { registerDevCommand } from './dev-command.js';
 
 const program = new Command()
   .name('nexus')
@@ -30,6 +31,7 @@ registerHandCommands(program);
 registerAlarmCommands(program);
 registerAuditCommands(program);
 registerKnowledgeCommands(program);
+registerDevCommand(program);
 
 try {
   await program.parseAsync(process.argv);
