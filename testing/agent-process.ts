@@ -7,7 +7,14 @@ import { NEXUS_BIN } from './broker-process.js';
 export interface AgentProcess {
   child: ChildProcess;
   home: string;
+  /** Everything it printed, stdout and stderr in arrival order. */
   logs(): string;
+  /** What it printed on stdout only. */
+  stdout(): string;
+  /** What it printed on stderr only. */
+  stderr(): string;
+  /** Resolves with the exit code when the process exits. */
+  exited: Promise<number | null>;
   /** Resolves when the process logs a line containing `text`. */
   waitForLog(text: string, timeoutMs?: number): Promise<void>;
   kill(): Promise<void>;
@@ -49,6 +56,14 @@ export function startWorkerProcess(options: {
 
 export type NexusProcess = Omit<AgentProcess, 'home'>;
 
+/** Spawns any long-running `nexus ARGS` (for example `tail`) with NEXUS_URL and NEXUS_TOKEN. */
+export function startNexusProcess(
+  args: string[],
+  options: { url: string; token: string; env?: Record<string, string> },
+): NexusProcess {
+  return spawnNexus(args, options);
+}
+
 /** Spawns `nexus ARGS` with NEXUS_URL and NEXUS_TOKEN, collecting its output. */
 function spawnNexus(
   args: string[],
@@ -65,17 +80,28 @@ function spawnNexus(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let stdout = '';
+  let stderr = '';
   const listeners: (() => void)[] = [];
   const onData = (chunk: Buffer) => {
     output += chunk.toString();
     for (const listener of listeners) listener();
   };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    onData(chunk);
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    onData(chunk);
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
+    exited,
     logs: () => output,
+    stdout: () => stdout,
+    stderr: () => stderr,
     waitForLog(text, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
