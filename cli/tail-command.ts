@@ -2,7 +2,7 @@
  * `nexus tail`: every message on the bus as it is persisted (admin), over one broker socket.
  *
  * States: `connecting` → `following` (once the broker confirms the subscription) → on a drop,
- * `reconnecting` → `following` again … → ended by Ctrl-C (exit 0), or by a failure a retry cannot
+ * `reconnecting` → `following` again … → `ended` by Ctrl-C (exit 0), or by a failure a retry cannot
  * mend (exit non-zero, one line): the first connection refused or unreachable, the subscription
  * refused (not an admin), or the socket closed for good (token revoked).
  */
@@ -44,11 +44,15 @@ export function registerTailCommand(program: Command): void {
     .action(async (options: { json?: boolean }) => {
       const { url, token } = connectionFromEnv();
       const shown = displayUrl(url);
-      let state: 'connecting' | 'following' | 'reconnecting' = 'connecting';
+      let state: 'connecting' | 'following' | 'reconnecting' | 'ended' = 'connecting';
       let socket: SocketClient | undefined;
       await new Promise<void>((resolve, reject) => {
-        const fail = (err: Error) => {
+        const end = () => {
+          state = 'ended';
           socket?.close();
+        };
+        const fail = (err: Error) => {
+          end();
           reject(err);
         };
         const note = (text: string) => process.stderr.write(`${text}\n`);
@@ -56,6 +60,7 @@ export function registerTailCommand(program: Command): void {
           url,
           token,
           onConnectFailure: (failure) => {
+            if (state === 'ended') return;
             // At first a failure is the answer (bad URL, bad token); later the broker may come back.
             if (state === 'connecting') return fail(failureError(shown, failure));
             if (state === 'following') {
@@ -64,6 +69,7 @@ export function registerTailCommand(program: Command): void {
             }
           },
           onClose: (code) => {
+            if (state === 'ended') return;
             const final = FINAL_CLOSES[code];
             if (final) return fail(new WireError(...final));
             if (state === 'following') {
@@ -97,7 +103,7 @@ export function registerTailCommand(program: Command): void {
           },
         });
         process.once('SIGINT', () => {
-          socket?.close();
+          end();
           resolve();
         });
       });

@@ -78,9 +78,13 @@ export class NexusCommand extends Command {
   override help(context?: HelpContext): never;
   override help(cb: (str: string) => string): never;
   override help(context?: HelpContext | ((str: string) => string)): never {
-    // A group with no subcommand given (`nexus session`): bad input, like any other.
-    if (typeof context === 'object' && context.error && this.parent)
-      throw new UsageError('missing command', commandPath(this));
+    if (typeof context === 'object' && context.error) {
+      // A group with no subcommand given (`nexus session`): bad input, like any other.
+      if (this.parent) throw new UsageError('missing command', commandPath(this));
+      // `nexus help NAME` of a command that does not exist (`nexus` alone prints the overview).
+      const [, asked] = this.args;
+      if (asked !== undefined) throw new UsageError(`unknown command '${asked}'`);
+    }
     return typeof context === 'function' ? super.help(context) : super.help(context);
   }
 }

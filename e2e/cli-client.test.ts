@@ -210,6 +210,11 @@ describe('nexus client commands against a broker process', () => {
         .filter((l) => l.includes('tail '));
       expect(lines).toHaveLength(4);
       expect(lines[0]).toMatch(/^\[\d+\] op:bootstrap → lookout: tail one$/);
+
+      // Ctrl-C ends it quietly: exit 0, and stderr holds only the line saying it followed.
+      text.child.kill('SIGINT');
+      expect(await exitWithin(text, 30_000)).toBe(0);
+      expect(text.stderr()).toBe(`following every thread on ${broker.url} (Ctrl-C to stop)\n`);
     },
     SPAWNING_TEST_MS,
   );

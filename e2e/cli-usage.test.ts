@@ -34,6 +34,7 @@ const BAD_INPUT: [string[], string][] = [
   // Unknown commands.
   [['rooster'], "nexus: unknown command 'rooster' (did you mean roster?) (see nexus --help)"],
   [['session', 'bogus'], "nexus: session: unknown command 'bogus'"],
+  [['help', 'rooster'], "nexus: unknown command 'rooster' (see nexus --help)"],
   [['token', 'burn'], "nexus: token: unknown command 'burn'"],
   [['cred', 'steal'], "nexus: cred: unknown command 'steal'"],
   [['session'], 'nexus: session: missing command (see nexus session --help)'],
