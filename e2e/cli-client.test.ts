@@ -242,6 +242,15 @@ describe('nexus client commands against a broker process', () => {
       expect(notAdmin.stdout()).toBe('');
       expect(notAdmin.stderr()).toMatch(/^nexus: tail: [a-z_]+: [^\n]+ \(tail needs an admin token\)\n$/);
       expect(notAdmin.stderr()).not.toContain(aspectToken);
+
+      // The same token refused over HTTP: one line, exit 2.
+      const roster = await nexus(['roster'], wrong);
+      expect(roster).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr: expect.stringMatching(/^nexus: roster: unauthenticated: [^\n]+\n$/),
+      });
+      expect(roster.stderr).not.toContain(wrong);
     },
     SPAWNING_TEST_MS,
   );
