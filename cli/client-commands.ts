@@ -1,7 +1,24 @@
 import type { Command } from 'commander';
-import { BrokerClient, SocketClient } from '../client/index.js';
-import { ConfigError, tokenSourceFromEnv } from '../platform/index.js';
-import { AspectName, DecimalId, MintTokenRequest, TokenKind, parseOrThrow } from '../protocol/index.js';
+import { z } from 'zod';
+import { BrokerClient } from '../client/index.js';
+import { tokenSourceFromEnv } from '../platform/index.js';
+import { Address, AspectName, Content, DecimalId, MintTokenRequest, TokenKind } from '../protocol/index.js';
+import { brokerUrlFromEnv, print, table } from './output.js';
+import { registerTailCommand } from './tail-command.js';
+import { UsageError, checkedInput, schemaArgument } from './usage.js';
+
+/** `--to a,b`: names split on commas, each an aspect name or op:NAME. */
+const AddressList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(Address).min(1, 'must name at least one recipient').max(100, 'must name at most 100 recipients'),
+  );
 import { DEFAULT_QUIET_S, printThreadReplies, waitSeconds } from './send-wait.js';
 
 interface Connection {
@@ -15,12 +32,8 @@ interface Connection {
  * `ConfigError` naming what was looked for and where.
  */
 export function connectionFromEnv(env = process.env): Connection {
-  const url = env.NEXUS_URL ?? 'http://127.0.0.1:7888';
+  const url = brokerUrlFromEnv(env);
   return { url, token: tokenSourceFromEnv(env, { devDefault: true }).read() };
-}
-
-function print(value: unknown, json: boolean, text: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }
 
 /** Client commands: talk to a broker as the holder of NEXUS_TOKEN. */
@@ -34,19 +47,21 @@ export function registerClientCommands(program: Command): void {
       const { aspects } = await client.get<{
         aspects: { name: string; status: string; role: string; context_mode: string | null }[];
       }>('/v1/aspects');
-      print({ aspects }, options.json ?? false, () =>
-        aspects.length === 0
-          ? 'no aspects registered'
-          : aspects.map((a) => `${a.name}\t${a.status}\t${a.role}\t${a.context_mode ?? '-'}`).join('\n'),
+      print({ aspects }, options.json, () =>
+        table(
+          ['NAME', 'STATUS', 'ROLE', 'CONTEXT'],
+          aspects.map((a) => [a.name, a.status, a.role, a.context_mode ?? '-']),
+          'no aspects registered',
+        ),
       );
     });
 
   program
     .command('send')
     .description('send a message (to names, or into a thread); --wait prints the replies')
-    .argument('[content]', 'the message text')
-    .option('--to <names>', 'comma-separated aspect names or op:NAME')
-    .option('--thread <id>', 'thread id to post into')
+    .argument('[content]', 'the message text', schemaArgument(Content))
+    .option('--to <names>', 'comma-separated aspect names or op:NAME', schemaArgument(AddressList))
+    .option('--thread <id>', 'thread id to post into', schemaArgument(DecimalId))
     .option(
       '--wait [seconds]',
       `print the thread's replies until SECONDS pass without one (default ${DEFAULT_QUIET_S})`,
@@ -55,35 +70,30 @@ export function registerClientCommands(program: Command): void {
     .action(
       async (
         text: string | undefined,
-        options: { to?: string; thread?: string; wait?: true | string; json?: boolean },
+        options: { to?: string[]; thread?: string; wait?: true | string; json?: boolean },
       ) => {
         // `--wait "question"`: commander took the question as the wait's value (B.34's --wait[=S]).
         let content = text;
         let quietS = options.wait === undefined ? null : waitSeconds(options.wait);
         if (quietS === null && options.wait !== undefined && content === undefined) {
-          content = options.wait as string;
+          content = checkedInput(Content, options.wait);
           quietS = DEFAULT_QUIET_S;
         }
-        if (content === undefined) throw new ConfigError("missing required argument 'content'");
+        if (content === undefined) throw new UsageError('missing argument <content>');
         if (quietS === null && options.wait !== undefined)
-          throw new ConfigError('--wait must be whole seconds from 1 to 86400');
-        const to = options.to
-          ?.split(',')
-          .map((s) => s.trim())
-          .filter(Boolean);
-        const thread = options.thread === undefined ? undefined : parseOrThrow(DecimalId, options.thread);
+          throw new UsageError('--wait: must be whole seconds from 1 to 86400');
         const client = new BrokerClient(connectionFromEnv());
         const reply = await client.post<{ id: string; thread_id: string; held_for?: string[] }>(
           '/v1/messages',
           {
             content,
-            ...(to ? { to } : {}),
-            ...(thread ? { thread_id: thread } : {}),
+            ...(options.to ? { to: options.to } : {}),
+            ...(options.thread ? { thread_id: options.thread } : {}),
           },
         );
         print(
           reply,
-          options.json ?? false,
+          options.json,
           () =>
             `sent ${reply.id} in thread ${reply.thread_id}${reply.held_for ? ` (held for ${reply.held_for.join(', ')})` : ''}`,
         );
@@ -91,44 +101,21 @@ export function registerClientCommands(program: Command): void {
       },
     );
 
-  program
-    .command('tail')
-    .description('print every message on the bus as it is persisted (admin)')
-    .option('--json', 'print JSON lines')
-    .action(async (options: { json?: boolean }) => {
-      const { url, token } = connectionFromEnv();
-      const socket = new SocketClient({
-        url,
-        token,
-        onFrame: (frame) => {
-          if (frame.type === 'welcome') socket.raw({ type: 'subscribe', threads: '*' });
-          if (frame.type === 'error') process.stderr.write(`nexus: ${frame.code}: ${frame.message}\n`);
-          if (frame.type !== 'observed') return;
-          const m = frame.message;
-          process.stdout.write(
-            options.json
-              ? `${JSON.stringify(m)}\n`
-              : `[${m.thread_id}] ${m.from} → ${m.to.join(',') || '(thread)'}: ${m.content}\n`,
-          );
-        },
-      });
-      await new Promise<void>((resolve) => process.once('SIGINT', resolve));
-      socket.close();
-    });
+  registerTailCommand(program);
 
   const token = program.command('token').description('mint, list and revoke tokens (admin)');
   token
     .command('mint')
     .description('mint a token; the value is printed once')
-    .argument('<kind>', 'aspect | worker | admin')
-    .option('--aspect <name>', 'the aspect an aspect token acts as')
+    .argument('<kind>', 'aspect | worker | admin', schemaArgument(TokenKind))
+    .option('--aspect <name>', 'the aspect an aspect token acts as', schemaArgument(AspectName))
     .option('--name <name>', 'a name (required for admin tokens)')
     .option('--admin', 'give an aspect token the admin scope (the frame)')
     .option('--json', 'print JSON')
     .action(
       async (kind: string, options: { aspect?: string; name?: string; admin?: boolean; json?: boolean }) => {
-        const body = parseOrThrow(MintTokenRequest, {
-          kind: parseOrThrow(TokenKind, kind),
+        const body = checkedInput(MintTokenRequest, {
+          kind,
           ...(options.aspect ? { aspect: options.aspect } : {}),
           ...(options.name ? { name: options.name } : {}),
           ...(options.admin ? { admin: true } : {}),
@@ -137,35 +124,38 @@ export function registerClientCommands(program: Command): void {
           '/v1/admin/tokens',
           body,
         );
-        print(reply, options.json ?? false, () => reply.token);
+        print(reply, options.json, () => reply.token);
       },
     );
   token
     .command('ls')
     .description('list tokens (never their values)')
-    .option('--aspect <name>', 'only tokens of this aspect')
+    .option('--aspect <name>', 'only tokens of this aspect', schemaArgument(AspectName))
     .option('--json', 'print JSON')
     .action(async (options: { aspect?: string; json?: boolean }) => {
-      const query = options.aspect
-        ? `?aspect=${encodeURIComponent(parseOrThrow(AspectName, options.aspect))}`
-        : '';
+      const query = options.aspect ? `?aspect=${encodeURIComponent(options.aspect)}` : '';
       const reply = await new BrokerClient(connectionFromEnv()).get<{
         tokens: { id: string; kind: string; aspect?: string; name?: string; revoked_at?: string }[];
       }>(`/v1/admin/tokens${query}`);
-      print(reply, options.json ?? false, () =>
-        reply.tokens
-          .map(
-            (t) => `${t.id}\t${t.kind}\t${t.aspect ?? t.name ?? '-'}\t${t.revoked_at ? 'revoked' : 'live'}`,
-          )
-          .join('\n'),
+      print(reply, options.json, () =>
+        table(
+          ['ID', 'KIND', 'HOLDER', 'STATE'],
+          reply.tokens.map((t) => [
+            t.id,
+            t.kind,
+            t.aspect ?? t.name ?? '-',
+            t.revoked_at ? 'revoked' : 'live',
+          ]),
+          'no tokens',
+        ),
       );
     });
   token
     .command('revoke')
     .description('revoke a token by id')
-    .argument('<id>', 'token id')
+    .argument('<id>', 'token id', schemaArgument(DecimalId))
     .action(async (id: string) => {
-      await new BrokerClient(connectionFromEnv()).delete(`/v1/admin/tokens/${parseOrThrow(DecimalId, id)}`);
+      await new BrokerClient(connectionFromEnv()).delete(`/v1/admin/tokens/${id}`);
       process.stdout.write(`revoked ${id}\n`);
     });
 }

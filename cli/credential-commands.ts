@@ -1,15 +1,18 @@
 import type { Command } from 'commander';
 import { BrokerClient } from '../client/index.js';
 import {
-  CredentialPath,
-  GrantCredentialRequest,
+  AspectName,
+  CredentialName,
   StoreCredentialRequest,
-  WireError,
-  parseOrThrow,
   type CredentialInfo,
   type CredentialListReply,
 } from '../protocol/index.js';
 import { connectionFromEnv } from './client-commands.js';
+import { print, table } from './output.js';
+import { UsageError, checkedInput, schemaArgument } from './usage.js';
+
+const nameArgument = schemaArgument(CredentialName);
+const aspectArgument = schemaArgument(AspectName);
 
 /** The value of `cred set`: all of stdin, less one trailing newline (what `echo` and editors add). */
 async function readValueFromStdin(): Promise<string> {
@@ -25,11 +28,7 @@ async function readValueFromStdin(): Promise<string> {
 }
 
 function credentialPath(name: string): string {
-  return `/v1/credentials/${encodeURIComponent(parseOrThrow(CredentialPath, { name }).name)}`;
-}
-
-function describeCredential(c: CredentialInfo): string {
-  return `${c.name}\t${c.kind}\t${c.grants.join(',') || '-'}\t${c.description ?? ''}`;
+  return `/v1/credentials/${encodeURIComponent(name)}`;
 }
 
 /** `nexus cred set/ls/grant/revoke/rm`: the broker-held credential store (admin, SPEC B.28). */
@@ -41,7 +40,7 @@ export function registerCredentialCommands(program: Command): void {
   cred
     .command('set')
     .description('store or replace a credential; the value is read from stdin, never from arguments')
-    .argument('<name>', 'credential name (DNS-1123 subdomain, e.g. anthropic)')
+    .argument('<name>', 'credential name (DNS-1123 subdomain, e.g. anthropic)', nameArgument)
     .option('--kind <kind>', 'what the credential is, e.g. api_key (default: secret)')
     .option('--description <text>', 'a note shown by cred ls')
     .option('--json', 'print JSON')
@@ -49,11 +48,10 @@ export function registerCredentialCommands(program: Command): void {
       const path = credentialPath(name);
       const value = await readValueFromStdin();
       if (value === '')
-        throw new WireError(
-          'invalid_request',
+        throw new UsageError(
           `the value read from stdin is empty; pipe it in, e.g. printf %s "$VALUE" | nexus cred set ${name}`,
         );
-      const body = parseOrThrow(StoreCredentialRequest, {
+      const body = checkedInput(StoreCredentialRequest, {
         value,
         ...(options.kind === undefined ? {} : { kind: options.kind }),
         ...(options.description === undefined ? {} : { description: options.description }),
@@ -74,33 +72,38 @@ export function registerCredentialCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const reply = await new BrokerClient(connectionFromEnv()).get<CredentialListReply>('/v1/credentials');
-      const text =
-        reply.credentials.length === 0
-          ? 'no credentials'
-          : reply.credentials.map(describeCredential).join('\n');
-      process.stdout.write(options.json ? `${JSON.stringify(reply, null, 2)}\n` : `${text}\n`);
+      print(reply, options.json, () =>
+        table(
+          ['NAME', 'KIND', 'GRANTS', 'DESCRIPTION'],
+          reply.credentials.map((c: CredentialInfo) => [
+            c.name,
+            c.kind,
+            c.grants.join(',') || '-',
+            c.description ?? '',
+          ]),
+          'no credentials',
+        ),
+      );
     });
 
   cred
     .command('grant')
     .description('let an aspect fetch a credential')
-    .argument('<name>', 'credential name')
-    .argument('<aspect>', 'aspect name')
+    .argument('<name>', 'credential name', nameArgument)
+    .argument('<aspect>', 'aspect name', aspectArgument)
     .action(async (name: string, aspect: string) => {
-      const body = parseOrThrow(GrantCredentialRequest, { aspect });
-      await new BrokerClient(connectionFromEnv()).post(`${credentialPath(name)}/grants`, body);
+      await new BrokerClient(connectionFromEnv()).post(`${credentialPath(name)}/grants`, { aspect });
       process.stdout.write(`granted ${name} to ${aspect}\n`);
     });
 
   cred
     .command('revoke')
     .description("withdraw an aspect's grant of a credential")
-    .argument('<name>', 'credential name')
-    .argument('<aspect>', 'aspect name')
+    .argument('<name>', 'credential name', nameArgument)
+    .argument('<aspect>', 'aspect name', aspectArgument)
     .action(async (name: string, aspect: string) => {
-      const { aspect: checked } = parseOrThrow(GrantCredentialRequest, { aspect });
       await new BrokerClient(connectionFromEnv()).delete(
-        `${credentialPath(name)}/grants/${encodeURIComponent(checked)}`,
+        `${credentialPath(name)}/grants/${encodeURIComponent(aspect)}`,
       );
       process.stdout.write(`revoked ${name} from ${aspect}\n`);
     });
@@ -108,7 +111,7 @@ export function registerCredentialCommands(program: Command): void {
   cred
     .command('rm')
     .description('delete a credential and its grants')
-    .argument('<name>', 'credential name')
+    .argument('<name>', 'credential name', nameArgument)
     .action(async (name: string) => {
       await new BrokerClient(connectionFromEnv()).delete(credentialPath(name));
       process.stdout.write(`removed ${name}\n`);

@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import pg from 'pg';
 import { ConfigError, createLogger, requireString } from '../platform/index.js';
-import { loadBrokerConfig } from '../broker/config.js';
-import { startBroker } from '../broker/broker.js';
-import { ensureDatabase, migrate } from '../broker/db/migrate.js';
 import { parsePort } from './arguments.js';
 
-/** `nexus broker`, `nexus migrate`, `nexus health`. */
+/**
+ * `nexus broker`, `nexus migrate`, `nexus health`. The broker's modules (and pg, express) are loaded
+ * when one of these runs, not at every start of the CLI: a client command starts faster without them.
+ */
 export function registerServerCommands(program: Command): void {
   program
     .command('broker')
@@ -14,6 +13,8 @@ export function registerServerCommands(program: Command): void {
     .option('--port <port>', 'port to listen on (0 = any free port)', parsePort)
     .option('--migrate', 'apply database migrations at start')
     .action(async (options: { port?: number; migrate?: boolean }) => {
+      const { loadBrokerConfig } = await import('../broker/config.js');
+      const { startBroker } = await import('../broker/broker.js');
       const config = loadBrokerConfig(process.env, options);
       const logger = createLogger({ name: 'broker' });
       const broker = await startBroker(config, logger);
@@ -32,6 +33,8 @@ export function registerServerCommands(program: Command): void {
     .description('create the database if missing, apply migrations and exit')
     .action(async () => {
       const url = requireString(process.env, 'DATABASE_URL');
+      const { ensureDatabase, migrate } = await import('../broker/db/migrate.js');
+      const { default: pg } = await import('pg');
       await ensureDatabase(url);
       const client = new pg.Client({ connectionString: url });
       await client.connect();

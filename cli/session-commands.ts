@@ -1,14 +1,22 @@
 import type { Command } from 'commander';
 import { BrokerClient } from '../client/index.js';
-import { AspectName, DecimalId, SessionId, parseOrThrow, type ControlState } from '../protocol/index.js';
+import {
+  AspectName,
+  Content,
+  DecimalId,
+  RewindRequest,
+  SessionId,
+  type ControlState,
+} from '../protocol/index.js';
 import { parseWaitSeconds } from './arguments.js';
 import { connectionFromEnv } from './client-commands.js';
+import { print, table } from './output.js';
+import { schemaArgument } from './usage.js';
 
-function print(value: unknown, json: boolean, text: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
-}
-
-const threadBody = (thread?: string) => (thread ? { thread_id: parseOrThrow(DecimalId, thread) } : {});
+const threadBody = (thread?: string) => (thread ? { thread_id: thread } : {});
+const aspectArgument = schemaArgument(AspectName);
+const entryArgument = schemaArgument(RewindRequest.shape.target_entry_id);
+const threadOption = schemaArgument(DecimalId);
 
 /** The broker's default wait for a runtime's answer (B.12), also the CLI's. */
 const DEFAULT_WAIT_S = 30;
@@ -41,14 +49,14 @@ async function control<T>(
     const pending = reply.body as { request_id: string; state: 'pending' };
     print(
       pending,
-      options.json ?? false,
+      options.json,
       () =>
         `pending: the runtime has not answered within ${waitS} s; follow it with ` +
         `nexus session request <aspect> ${pending.request_id}`,
     );
     return;
   }
-  print(reply.body, options.json ?? false, () => render(reply.body as T));
+  print(reply.body, options.json, () => render(reply.body as T));
 }
 
 function describeState(state: ControlState): string {
@@ -61,7 +69,7 @@ function describeState(state: ControlState): string {
 /** `nexus session ls/tree/rewind/fork/activate/compact/summarise-branch/request`: session control through the broker (admin). */
 export function registerSessionCommands(program: Command): void {
   const session = program.command('session').description("inspect and steer an aspect's sessions (admin)");
-  const aspectPath = (aspect: string) => `/v1/aspects/${parseOrThrow(AspectName, aspect)}`;
+  const aspectPath = (aspect: string) => `/v1/aspects/${aspect}`;
   const withControlOptions = (command: Command) =>
     command
       .option('--json', 'print JSON')
@@ -72,15 +80,42 @@ export function registerSessionCommands(program: Command): void {
       );
 
   withControlOptions(
-    session.command('ls').argument('<aspect>', 'aspect name').description("list the aspect's sessions"),
+    session
+      .command('ls')
+      .argument('<aspect>', 'aspect name', aspectArgument)
+      .description("list the aspect's sessions"),
   ).action((aspect: string, options: ControlOptions) =>
     control<{
       sessions: { sid: string; entries: number; tokens: number; window: number; active?: boolean }[];
     }>('GET', `${aspectPath(aspect)}/sessions`, undefined, options, (reply) =>
-      reply.sessions
+      table(
+        ['SESSION', 'ENTRIES', 'TOKENS', 'ACTIVE'],
+        reply.sessions.map((s) => [
+          s.sid,
+          String(s.entries),
+          `${s.tokens}/${s.window}`,
+          s.active ? 'active' : '-',
+        ]),
+        'no sessions yet',
+      ),
+    ),
+  );
+
+  withControlOptions(
+    session
+      .command('tree')
+      .argument('<aspect>', 'aspect name', aspectArgument)
+      .argument('[sid]', 'global, a thread id, or fork-ID', schemaArgument(SessionId), 'global')
+      .description('print the entries of a session with their parents; * marks the head'),
+  ).action((aspect: string, sid: string, options: ControlOptions) =>
+    control<{
+      head: string;
+      entries: { id: string; parent_id: string | null; kind: string; preview: string }[];
+    }>('GET', `${aspectPath(aspect)}/sessions/${sid}/tree`, undefined, options, (reply) =>
+      reply.entries
         .map(
-          (s) =>
-            `${s.sid}\t${s.entries} entries\t${s.tokens}/${s.window} tokens${s.active ? '\tactive' : ''}`,
+          (e) =>
+            `${e.id === reply.head ? '*' : ' '} ${e.id} ← ${e.parent_id ?? 'root'}  ${e.kind}  ${e.preview.replace(/\s+/g, ' ').slice(0, 80)}`,
         )
         .join('\n'),
     ),
@@ -88,35 +123,10 @@ export function registerSessionCommands(program: Command): void {
 
   withControlOptions(
     session
-      .command('tree')
-      .argument('<aspect>', 'aspect name')
-      .argument('[sid]', 'global, a thread id, or fork-ID', 'global')
-      .description('print the entries of a session with their parents; * marks the head'),
-  ).action((aspect: string, sid: string, options: ControlOptions) =>
-    control<{
-      head: string;
-      entries: { id: string; parent_id: string | null; kind: string; preview: string }[];
-    }>(
-      'GET',
-      `${aspectPath(aspect)}/sessions/${parseOrThrow(SessionId, sid)}/tree`,
-      undefined,
-      options,
-      (reply) =>
-        reply.entries
-          .map(
-            (e) =>
-              `${e.id === reply.head ? '*' : ' '} ${e.id} ← ${e.parent_id ?? 'root'}  ${e.kind}  ${e.preview.replace(/\s+/g, ' ').slice(0, 80)}`,
-          )
-          .join('\n'),
-    ),
-  );
-
-  withControlOptions(
-    session
       .command('rewind')
-      .argument('<aspect>', 'aspect name')
-      .argument('<entry>', 'the entry id the head moves to')
-      .option('--thread <id>', 'the thread (thread mode)')
+      .argument('<aspect>', 'aspect name', aspectArgument)
+      .argument('<entry>', 'the entry id the head moves to', entryArgument)
+      .option('--thread <id>', 'the thread (thread mode)', threadOption)
       .option('--no-summary', 'do not write a branch summary of the departed branch')
       .description('move the head back to an earlier entry; nothing is deleted'),
   ).action((aspect: string, entry: string, options: ControlOptions & { thread?: string; summary: boolean }) =>
@@ -132,10 +142,14 @@ export function registerSessionCommands(program: Command): void {
   withControlOptions(
     session
       .command('fork')
-      .argument('<aspect>', 'aspect name')
-      .argument('<entry>', 'the source entry: the fork holds a copy of its ancestry')
-      .option('--thread <id>', 'the source thread (thread mode); the fork is a new thread')
-      .option('--seed <text>', 'replace the source (a turn.user entry) with this message, sent from you')
+      .argument('<aspect>', 'aspect name', aspectArgument)
+      .argument('<entry>', 'the source entry: the fork holds a copy of its ancestry', entryArgument)
+      .option('--thread <id>', 'the source thread (thread mode); the fork is a new thread', threadOption)
+      .option(
+        '--seed <text>',
+        'replace the source (a turn.user entry) with this message, sent from you',
+        schemaArgument(Content),
+      )
       .description(
         'copy the ancestry of an entry into a new thread (thread mode) or a new active global session',
       ),
@@ -159,14 +173,14 @@ export function registerSessionCommands(program: Command): void {
   withControlOptions(
     session
       .command('activate')
-      .argument('<aspect>', 'aspect name')
-      .argument('<sid>', 'global or fork-ID')
+      .argument('<aspect>', 'aspect name', aspectArgument)
+      .argument('<sid>', 'global or fork-ID', schemaArgument(SessionId))
       .description('make a global session the active one (global mode)'),
   ).action((aspect: string, sid: string, options: ControlOptions) =>
     control<{ session: string; head: string | null }>(
       'POST',
       `${aspectPath(aspect)}/activate`,
-      { sid: parseOrThrow(SessionId, sid) },
+      { sid },
       options,
       (reply) => `${reply.session} is now the active session`,
     ),
@@ -175,8 +189,8 @@ export function registerSessionCommands(program: Command): void {
   withControlOptions(
     session
       .command('compact')
-      .argument('<aspect>', 'aspect name')
-      .option('--thread <id>', 'the thread (thread mode)')
+      .argument('<aspect>', 'aspect name', aspectArgument)
+      .option('--thread <id>', 'the thread (thread mode)', threadOption)
       .description('compact the active session now'),
   ).action((aspect: string, options: ControlOptions & { thread?: string }) =>
     control<{ compaction_id: string; tokens_before: number; tokens_after: number }>(
@@ -191,9 +205,9 @@ export function registerSessionCommands(program: Command): void {
   withControlOptions(
     session
       .command('summarise-branch')
-      .argument('<aspect>', 'aspect name')
-      .argument('<entry>', 'the first entry of the branch to summarise')
-      .option('--thread <id>', 'the thread (thread mode)')
+      .argument('<aspect>', 'aspect name', aspectArgument)
+      .argument('<entry>', 'the first entry of the branch to summarise', entryArgument)
+      .option('--thread <id>', 'the thread (thread mode)', threadOption)
       .description('write a branch summary of the branch from an entry to its leaf (B.12)'),
   ).action((aspect: string, entry: string, options: ControlOptions & { thread?: string }) =>
     control<{ branch_summary_id: string }>(
@@ -207,14 +221,14 @@ export function registerSessionCommands(program: Command): void {
 
   session
     .command('request')
-    .argument('<aspect>', 'aspect name')
-    .argument('<request_id>', 'the id a pending control request printed')
+    .argument('<aspect>', 'aspect name', aspectArgument)
+    .argument('<request_id>', 'the id a pending control request printed', schemaArgument(DecimalId))
     .option('--json', 'print JSON')
     .description('show the state of a control request: pending, done with its result, or failed')
     .action(async (aspect: string, requestId: string, options: { json?: boolean }) => {
       const state = await new BrokerClient(connectionFromEnv()).get<ControlState>(
-        `${aspectPath(aspect)}/control/${parseOrThrow(DecimalId, requestId)}`,
+        `${aspectPath(aspect)}/control/${requestId}`,
       );
-      print(state, options.json ?? false, () => describeState(state));
+      print(state, options.json, () => describeState(state));
     });
 }

@@ -8,6 +8,48 @@ export interface BrokerClientOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The broker could not be reached: the connection was refused or reset, the name did not resolve,
+ * or no answer came in time. Retryable. The message names the URL (without any credentials in it)
+ * and the cause, never the token.
+ */
+export class BrokerUnreachableError extends Error {
+  readonly retryable = true;
+
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot reach the broker at ${url} (${reason})`, options);
+    this.name = 'BrokerUnreachableError';
+  }
+}
+
+/** A URL as it may be shown: no user, password, query or fragment. */
+export function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/$/, '')}`;
+  } catch {
+    return '(an invalid URL)';
+  }
+}
+
+/** The system error code under a failed fetch or socket (ECONNREFUSED, ENOTFOUND, …), else its message. */
+export function networkReason(err: unknown): string {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return code;
+    if (e instanceof AggregateError) {
+      const inner = (e.errors as NodeJS.ErrnoException[]).find((x) => typeof x?.code === 'string');
+      if (inner?.code) return inner.code;
+    }
+    if (!(e.cause instanceof Error)) return e.message;
+  }
+  return String(err);
+}
+
 /** A typed, minimal HTTP client of the broker API: JSON in, JSON out, wire errors as `WireError`. */
 export class BrokerClient {
   constructor(private readonly options: BrokerClientOptions) {}
@@ -26,17 +68,38 @@ export class BrokerClient {
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: T }> {
-    const response = await fetch(this.url + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${this.token()}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-    });
-    const text = await response.text();
-    const parsed: unknown = text === '' ? undefined : JSON.parse(text);
+    const timeoutMs = this.options.timeoutMs ?? 30_000;
+    const headers = {
+      authorization: `Bearer ${this.token()}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    };
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(this.url + path, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (err) {
+      const timedOut = err instanceof Error && err.name === 'TimeoutError';
+      throw new BrokerUnreachableError(
+        displayUrl(this.url),
+        timedOut ? `no answer within ${timeoutMs / 1000} s` : networkReason(err),
+        { cause: err },
+      );
+    }
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      if (response.status >= 400) throw wireErrorFrom(response, undefined);
+      throw new Error(
+        `${displayUrl(this.url)} answered HTTP ${response.status} with a body that is not JSON: is it a Nexus broker?`,
+      );
+    }
     if (response.status >= 400) throw wireErrorFrom(response, parsed);
     return { status: response.status, body: parsed as T };
   }

@@ -1,3 +1,3 @@
 // The typed client of the broker API, used by the CLI, the runtime, the worker and the tests.
-export { BrokerClient, type BrokerClientOptions } from './http-client.js';
-export { SocketClient, type SocketClientOptions } from './socket-client.js';
+export { BrokerClient, BrokerUnreachableError, displayUrl, type BrokerClientOptions } from './http-client.js';
+export { SocketClient, type ConnectFailure, type SocketClientOptions } from './socket-client.js';

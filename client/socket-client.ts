@@ -7,6 +7,10 @@
  */
 import { WebSocket } from 'ws';
 import { ServerFrame, type Message, type SendRequest } from '../protocol/index.js';
+import { networkReason } from './http-client.js';
+
+/** Why a connection attempt failed before it opened: the upgrade refused with an HTTP status, or no connection. */
+export type ConnectFailure = { status: number } | { reason: string };
 
 export interface SocketClientOptions {
   url: string;
@@ -18,6 +22,8 @@ export interface SocketClientOptions {
   onMessage?: (message: Message) => void;
   onFrame?: (frame: ServerFrame) => void;
   onClose?: (code: number) => void;
+  /** Called when an attempt fails before the socket opens; the client retries unless closed. */
+  onConnectFailure?: (failure: ConnectFailure) => void;
   /** Ack each message as soon as onMessage returns (default true). */
   autoAck?: boolean;
   maxBackoffMs?: number;
@@ -64,7 +70,20 @@ export class SocketClient {
     const wsUrl = this.options.url.replace(/^http/, 'ws').replace(/\/$/, '') + '/v1/connect';
     const ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${this.options.token}` } });
     this.ws = ws;
+    let settled = false; // opened, or its failure reported: later errors are not connect failures
+    const fail = (failure: ConnectFailure) => {
+      if (settled) return;
+      settled = true;
+      this.options.onConnectFailure?.(failure);
+    };
+    // An upgrade answered with a status (401: the token; 503: no database) rather than 101.
+    ws.on('unexpected-response', (_req, res) => {
+      fail({ status: res.statusCode ?? 0 });
+      res.resume();
+      ws.terminate();
+    });
     ws.on('open', () => {
+      settled = true;
       ws.send(
         JSON.stringify({
           type: 'hello',
@@ -76,7 +95,7 @@ export class SocketClient {
     });
     ws.on('message', (data) => this.onData(data.toString()));
     ws.on('close', (code) => this.onClose(ws, code));
-    ws.on('error', () => undefined); // a close always follows
+    ws.on('error', (err) => fail({ reason: networkReason(err) })); // a close always follows
   }
 
   private onData(text: string): void {

@@ -89,7 +89,7 @@ describe('nexus cred against a broker process', () => {
       });
       expect(await nexus(['cred', 'ls'])).toEqual({
         code: 0,
-        stdout: 'anthropic\tapi_key\twren\tteam key\n',
+        stdout: 'NAME\tKIND\tGRANTS\tDESCRIPTION\nanthropic\tapi_key\twren\tteam key\n',
         stderr: '',
       });
 

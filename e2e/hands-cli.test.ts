@@ -13,6 +13,7 @@ import {
   type BrokerProcess,
   type NexusProcess,
   type TestDatabase,
+  waitUntil,
 } from '../testing/index.js';
 
 describe('nexus hand and nexus queue', () => {
@@ -61,7 +62,12 @@ describe('nexus hand and nexus queue', () => {
       '--wait',
     );
     expect(done.code).toBe(0);
-    expect(done.output).toMatch(/\tdone\thelper\/echo\tattempt 1\tok\techo: hello there/);
+    // A header line, then the dispatch (B.91).
+    expect(done.stdout).toMatch(
+      /^DISPATCH\tSTATE\tHAND\tATTEMPT\tSTATUS\tSUMMARY\n\d+\tdone\thelper\/echo\t1\tok\techo: hello there\n$/,
+    );
+    const id = /^(\d+)\t/m.exec(done.stdout)?.[1] as string;
+    expect(await nexus('hand', 'status', id)).toMatchObject({ code: 0, stdout: done.stdout, stderr: '' });
 
     // A long wait shows its progress, on stderr, as the state changes (section 1).
     const slow = await nexus('hand', 'helper', 'echo', 'slowly', '--input', '{"n": 3}', '--wait');
@@ -74,21 +80,39 @@ describe('nexus hand and nexus queue', () => {
     expect(short.code).toBe(0);
     expect(short.output).toContain('echo: short form');
 
+    const queued = await nexus('hand', 'helper', 'echo', 'no wait', '--input', '{"n": 5}');
+    expect(queued).toMatchObject({ code: 0, stderr: '' });
+    expect(queued.stdout).toMatch(/^DISPATCH\tSTATE\n\d+\tqueued\n$/);
+    const queuedId = /\n(\d+)\t/.exec(queued.stdout)?.[1] as string;
+    // Done before the queue is listed empty below.
+    await waitUntil(
+      async () =>
+        (await adminClient(broker.url, bootstrap).get<{ state: string }>(`/v1/hands/dispatches/${queuedId}`))
+          .state === 'done',
+      { timeoutMs: 30_000, what: 'the dispatch queued without --wait to be done' },
+    );
+
     const unknown = await nexus('hand', 'dispatch', 'helper', 'paint', 'x');
     expect(unknown.code).toBe(3);
-    expect(unknown.output).toContain('rejected\tunknown_hand');
+    expect(unknown.stdout).toMatch(/^STATE\tSTATUS\tSUMMARY\nrejected\tunknown_hand\t/);
 
     const invalid = await nexus('hand', 'dispatch', 'helper', 'echo', 'x', '--input', '{"m": 1}');
     expect(invalid.code).toBe(3);
     expect(invalid.output).toContain("invalid_input\tinput: must have required property 'n'");
 
     const notJson = await nexus('hand', 'dispatch', 'helper', 'echo', 'x', '--input', '{oops');
-    expect(notJson.code).toBe(2);
-    expect(notJson.output).toContain('--input: is not valid JSON');
+    expect(notJson).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: 'nexus: hand dispatch: --input: is not valid JSON (see nexus hand dispatch --help)\n',
+    });
 
     const badId = await nexus('hand', 'status', 'abc');
-    expect(badId.code).toBe(2);
-    expect(badId.output).toContain('id:');
+    expect(badId).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: 'nexus: hand status: <id>: must be a decimal id string (see nexus hand status --help)\n',
+    });
   }, 120_000);
 
   it('shows and changes the pool limits, and lists the queue', async () => {
@@ -107,5 +131,40 @@ describe('nexus hand and nexus queue', () => {
       by_target: [],
       dispatches: [],
     });
+    const text = await nexus('queue');
+    expect(text).toMatchObject({ code: 0, stderr: '' });
+    expect(text.stdout).toMatch(/^N 2 {2}H \d+ {2}running 0 {2}queued 0\nno dispatches queued or running\n$/);
+  }, 120_000);
+
+  // Last: it stops the worker.
+  it('with no worker, --wait says so after 10 s, and --timeout gives up saying so (B.91)', async () => {
+    await worker.stop();
+    const waited = await nexus(
+      'hand',
+      'helper',
+      'echo',
+      'anyone?',
+      '--input',
+      '{"n": 6}',
+      '--wait',
+      '--timeout',
+      '12',
+    );
+    expect({ code: waited.code, stdout: waited.stdout }).toEqual({ code: 1, stdout: '' });
+    const id = /^(\d+)\tqueued\n/.exec(waited.stderr)?.[1] as string;
+    expect(waited.stderr.split('\n')).toEqual([
+      `${id}\tqueued`,
+      `${id}\tstill queued after 10 s: no worker has claimed it (is \`nexus worker\` running?)`,
+      `nexus: hand dispatch: timed out after 12 s with dispatch ${id} still queued; it goes on ` +
+        `(nexus hand status ${id}; nexus hand abort ${id})`,
+      '',
+    ]);
+    const listed = await nexus('queue');
+    expect(listed.stdout).toMatch(
+      new RegExp(
+        `\nDISPATCH\tSTATE\tHAND\tDISPATCHER\tWORKER\n(.*\n)*${id}\tqueued\thelper/echo\top:bootstrap\t-\n`,
+      ),
+    );
+    await nexus('hand', 'abort', id);
   }, 120_000);
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { WireError } from '../protocol/index.js';
@@ -8,6 +9,7 @@ import {
   newAdminTokenValue,
   runNexus,
   startAgentProcess,
+  startAnthropicDouble,
   startBrokerProcess,
   waitUntil,
   writeHome,
@@ -28,13 +30,18 @@ describe('session control through the admin API (rewind, compact, tree)', () => 
   let replicaA: BrokerProcess;
   let replicaB: BrokerProcess;
   let agent: AgentProcess | undefined;
+  /** The home of the first test's aspect, which later tests steer through the CLI. */
+  let historianHome: string;
   const bootstrap = newAdminTokenValue();
+  const admin = () => adminClient(replicaB.url, bootstrap);
 
   beforeAll(async () => {
     db = await createTestDatabase('session_control');
+    // One credential key for both replicas: the aspect on claude-api fetches its key through either.
+    const env = { NEXUS_SECRET_KEY: randomBytes(32).toString('base64') };
     [replicaA, replicaB] = await Promise.all([
-      startBrokerProcess({ databaseUrl: db.url, bootstrapToken: bootstrap }),
-      startBrokerProcess({ databaseUrl: db.url, bootstrapToken: bootstrap }),
+      startBrokerProcess({ databaseUrl: db.url, bootstrapToken: bootstrap, env }),
+      startBrokerProcess({ databaseUrl: db.url, bootstrapToken: bootstrap, env }),
     ]);
   });
   afterAll(async () => {
@@ -56,6 +63,7 @@ describe('session control through the admin API (rewind, compact, tree)', () => 
       },
       'script.json': [{ reply: 'noted: {{message.content}}' }],
     });
+    historianHome = home;
     agent = startAgentProcess({ home, url: replicaA.url, token });
     await agent.waitForLog('"registered"');
     const file = path.join(home, 'session', 'global.jsonl');
@@ -181,65 +189,149 @@ describe('session control through the admin API (rewind, compact, tree)', () => 
     }
   });
 
-  it('the CLI prints a request the runtime has not answered yet, and follows it to its result', async () => {
-    // Control waits for the provider call in progress: while a slow one runs, `session ls` cannot be answered.
-    const admin = adminClient(replicaB.url, bootstrap);
-    const { token } = await mintAspectToken(admin, 'ponder');
-    const home = await writeHome({
-      'aspect.json': { name: 'ponder', context_mode: 'global', provider: { kind: 'scripted' } },
-      'script.json': [{ match: 'think', reply: 'thought it over', ttft_ms: 4000 }, { reply: 'ok' }],
+  it('prints the tree, compacts and rewinds through the CLI, in text and --json', async () => {
+    // historian, from the first test, is still running on replica A; the CLI talks to replica B.
+    const env = { NEXUS_URL: replicaB.url, NEXUS_TOKEN: bootstrap };
+    const ok = async (args: string[]) => {
+      const run = await runNexus(args, env);
+      expect({ args, code: run.code, stderr: run.stderr }).toEqual({ args, code: 0, stderr: '' });
+      return run.stdout;
+    };
+    const file = path.join(historianHome, 'session', 'global.jsonl');
+    const turnEnds = async () =>
+      (await readFile(file, 'utf8').catch(() => '')).split('custom.turn_end').length - 1;
+    const before = await turnEnds();
+    for (const [i, text] of ['delta', 'epsilon'].entries()) {
+      await admin().post('/v1/messages', { content: text, to: ['historian'] });
+      await waitUntil(async () => (await turnEnds()) >= before + i + 1, {
+        timeoutMs: 20_000,
+        what: `turn ${text}`,
+      });
+    }
+
+    const tree = JSON.parse(await ok(['session', 'tree', 'historian', '--json'])) as {
+      head: string;
+      entries: TreeEntry[];
+    };
+    expect(tree.entries.map((e) => e.kind)).toEqual(expect.arrayContaining(['turn.user', 'custom.turn_end']));
+    const treeText = (await ok(['session', 'tree', 'historian', 'global'])).trimEnd().split('\n');
+    expect(treeText).toHaveLength(tree.entries.length);
+    // One line per entry: the head starred, its parent, its kind and a preview.
+    expect(treeText.filter((l) => l.startsWith('* '))).toEqual([expect.stringContaining(` ${tree.head} ← `)]);
+    const epsilonEnd = tree.entries.filter((e) => e.kind === 'custom.turn_end').at(-1) as TreeEntry;
+    const deltaEnd = tree.entries.filter((e) => e.kind === 'custom.turn_end').at(-2) as TreeEntry;
+    expect(
+      treeText.filter((l) =>
+        l.startsWith(`  ${deltaEnd.id} ← ${deltaEnd.parent_id ?? 'root'}  custom.turn_end`),
+      ),
+    ).toHaveLength(1);
+
+    const compacted = await ok(['session', 'compact', 'historian']);
+    const compactionId = /^compacted: \d+ → \d+ tokens \(([0-9A-Z]{26})\)\n$/.exec(compacted)?.[1];
+    expect(compactionId).toBeDefined();
+    const afterCompaction = JSON.parse(await ok(['session', 'tree', 'historian', '--json'])) as {
+      head: string;
+      entries: TreeEntry[];
+    };
+    expect(afterCompaction.entries.find((e) => e.id === compactionId)?.kind).toBe('compaction');
+
+    const rewound = await ok(['session', 'rewind', 'historian', epsilonEnd.id]);
+    const summaryId = /^head is now ([0-9A-Z]{26}) \(branch summary written\)\n$/.exec(rewound)?.[1];
+    expect(summaryId).toBeDefined();
+    const bare = JSON.parse(
+      await ok(['session', 'rewind', 'historian', deltaEnd.id, '--no-summary', '--json']),
+    ) as { head: string; branch_summary_id?: string };
+    expect(bare).toEqual({ head: deltaEnd.id });
+    const last = JSON.parse(await ok(['session', 'tree', 'historian', '--json'])) as {
+      head: string;
+      entries: TreeEntry[];
+    };
+    expect(last.head).toBe(deltaEnd.id);
+    expect(last.entries.find((e) => e.id === summaryId)).toMatchObject({
+      kind: 'branch_summary',
+      parent_id: epsilonEnd.id,
     });
-    const ponder = startAgentProcess({ home, url: replicaA.url, token });
+    expect(JSON.parse(await ok(['session', 'ls', 'historian', '--json']))).toMatchObject({
+      sessions: [expect.objectContaining({ sid: 'global' })],
+    });
+    expect(await ok(['session', 'ls', 'historian'])).toMatch(
+      /^SESSION\tENTRIES\tTOKENS\tACTIVE\nglobal\t\d+\t\d+\/\d+\t(active|-)\n$/,
+    );
+  });
+
+  it('the CLI prints a request the runtime has not answered yet, and follows it to its result', async () => {
+    // Control waits for the provider call in progress. The double holds ponder's call until the CLI
+    // has printed "pending", so the outcome does not depend on how fast the CLI starts.
+    const double = await startAnthropicDouble();
+    let release = () => undefined as void;
+    const held = new Promise<void>((resolve) => (release = resolve));
     try {
-      await ponder.waitForLog('"registered"');
-      await admin.post('/v1/messages', { content: 'think slowly', to: ['ponder'] });
-      // The turn has begun once its user entry is in the session; the reply then takes 4 s.
-      await waitUntil(
-        async () =>
-          (await readFile(path.join(home, 'session', 'global.jsonl'), 'utf8').catch(() => '')).includes(
-            'think slowly',
-          ),
-        { timeoutMs: 10_000, what: 'the slow turn to start' },
-      );
-      const env = { NEXUS_URL: replicaB.url, NEXUS_TOKEN: bootstrap };
-
-      const pending = await runNexus(['session', 'ls', 'ponder', '--wait', '1'], env);
-      expect(pending.code).toBe(0);
-      const requestId = /nexus session request <aspect> (\d+)/.exec(pending.output)?.[1];
-      expect(pending.output).toContain('pending: the runtime has not answered within 1 s');
-      expect(requestId).toBeDefined();
-
-      const followed = await waitUntil(
-        async () => {
-          const run = await runNexus(['session', 'request', 'ponder', requestId as string, '--json'], env);
-          const state = JSON.parse(run.output) as { state: string; result?: { sessions: { sid: string }[] } };
-          return state.state === 'pending' ? null : state;
+      double.reply({ text: 'thought it over', hold: held });
+      const { token } = await mintAspectToken(admin(), 'ponder');
+      await admin().call('PUT', '/v1/credentials/anthropic', { value: 'sk-ant-test-ponder' });
+      await admin().post('/v1/credentials/anthropic/grants', { aspect: 'ponder' });
+      const home = await writeHome({
+        'aspect.json': {
+          name: 'ponder',
+          context_mode: 'global',
+          provider: { kind: 'claude-api', model: 'claude-sonnet-4-5', base_url: double.url },
         },
-        { timeoutMs: 20_000, what: 'the request to be answered' },
-      );
-      expect(followed.value).toMatchObject({ state: 'done', action: 'list_sessions' });
-      expect(followed.value.result?.sessions.map((s) => s.sid)).toEqual(['global']);
+      });
+      const ponder = startAgentProcess({ home, url: replicaA.url, token });
+      try {
+        await ponder.waitForLog('"registered"');
+        await admin().post('/v1/messages', { content: 'think slowly', to: ['ponder'] });
+        await waitUntil(() => double.messageRequests().length > 0, {
+          timeoutMs: 20_000,
+          what: 'the runtime to be inside its provider call',
+        });
+        const env = { NEXUS_URL: replicaB.url, NEXUS_TOKEN: bootstrap };
 
-      // A branch summary from the CLI: of the branch from the first entry of the finished turn.
-      const firstEntry = (await readFile(path.join(home, 'session', 'global.jsonl'), 'utf8'))
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as { id: string; kind: string })
-        .find((l) => l.kind === 'turn.user');
-      const summarised = await runNexus(
-        ['session', 'summarise-branch', 'ponder', firstEntry?.id ?? '?'],
-        env,
-      );
-      expect(summarised.output).toMatch(/^branch summary written \(\w+\)/);
-      expect(await readFile(path.join(home, 'session', 'global.jsonl'), 'utf8')).toContain(
-        '"branch_summary"',
-      );
+        const pending = await runNexus(['session', 'ls', 'ponder', '--wait', '1'], env);
+        expect(pending.code).toBe(0);
+        const requestId = /nexus session request <aspect> (\d+)/.exec(pending.stdout)?.[1];
+        expect(pending.stdout).toContain('pending: the runtime has not answered within 1 s');
+        expect(requestId).toBeDefined();
+        release();
 
-      const bad = await runNexus(['session', 'ls', 'ponder', '--wait', '301'], env);
-      expect(bad.code).not.toBe(0);
-      expect(bad.output).toContain('must be whole seconds from 0 to 300');
+        const followed = await waitUntil(
+          async () => {
+            const run = await runNexus(['session', 'request', 'ponder', requestId as string, '--json'], env);
+            const state = JSON.parse(run.stdout) as {
+              state: string;
+              result?: { sessions: { sid: string }[] };
+            };
+            return state.state === 'pending' ? null : state;
+          },
+          { timeoutMs: 20_000, what: 'the request to be answered' },
+        );
+        expect(followed.value).toMatchObject({ state: 'done', action: 'list_sessions' });
+        expect(followed.value.result?.sessions.map((s) => s.sid)).toEqual(['global']);
+        const sessionFile = () =>
+          readFile(path.join(home, 'session', 'global.jsonl'), 'utf8').catch(() => '');
+        await waitUntil(async () => (await sessionFile()).includes('thought it over'), {
+          timeoutMs: 20_000,
+          what: 'the held turn to finish',
+        });
+
+        // A branch summary from the CLI: of the branch from the first entry of the finished turn.
+        const firstEntry = (await sessionFile())
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { id: string; kind: string })
+          .find((l) => l.kind === 'turn.user');
+        const summarised = await runNexus(
+          ['session', 'summarise-branch', 'ponder', firstEntry?.id ?? '?'],
+          env,
+        );
+        expect(summarised.stdout).toMatch(/^branch summary written \(\w+\)/);
+        expect(await sessionFile()).toContain('"branch_summary"');
+      } finally {
+        release();
+        await ponder.stop();
+      }
     } finally {
-      await ponder.stop();
+      await double.stop();
     }
   });
 

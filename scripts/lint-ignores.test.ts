@@ -13,12 +13,15 @@ const USER_FILES = [
   'homes/helper/tool.ts',
   '.nexus/homes/frame/aspect.json',
   '.nexus/homes/frame/notes.ts',
+  '.nexus/admin-token',
+  '.nexus/pg/postgresql.conf',
 ];
 
 describe('files of homes and of nexus dev', () => {
   it('are ignored by ESLint', async () => {
     const eslint = new ESLint();
     for (const file of USER_FILES) expect([file, await eslint.isPathIgnored(file)]).toEqual([file, true]);
+    expect(await eslint.isPathIgnored('cli/main.ts')).toBe(false); // ours is still linted
   });
 
   it('are ignored by Prettier', async () => {

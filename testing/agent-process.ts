@@ -7,7 +7,12 @@ import { NEXUS_BIN } from './broker-process.js';
 export interface AgentProcess {
   child: ChildProcess;
   home: string;
+  /** Everything it printed, stdout and stderr in arrival order. */
   logs(): string;
+  /** What it printed on stdout only. */
+  stdout(): string;
+  /** What it printed on stderr only. */
+  stderr(): string;
   /** Resolves when the process logs a line containing `text`. */
   waitForLog(text: string, timeoutMs?: number): Promise<void>;
   /** The `/metrics` URL the process logged (it runs with `--metrics-port auto` unless told otherwise). */
@@ -70,6 +75,14 @@ export function startWorkerProcess(options: {
 
 export type NexusProcess = Omit<AgentProcess, 'home'>;
 
+/** Spawns any long-running `nexus ARGS` (for example `tail`) with NEXUS_URL and NEXUS_TOKEN. */
+export function startNexusProcess(
+  args: string[],
+  options: { url: string; token: string; env?: Record<string, string> },
+): NexusProcess {
+  return spawnNexus(args, options);
+}
+
 /**
  * Spawns `nexus ARGS` with NEXUS_URL and NEXUS_TOKEN, collecting its output. An empty `token`
  * leaves NEXUS_TOKEN unset (for tests that give NEXUS_TOKEN_FILE instead).
@@ -89,13 +102,21 @@ function spawnNexus(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let stdout = '';
+  let stderr = '';
   const listeners: (() => void)[] = [];
   const onData = (chunk: Buffer) => {
     output += chunk.toString();
     for (const listener of listeners) listener();
   };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    onData(chunk);
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    onData(chunk);
+  });
   // 'close', not 'exit': by then every line the process wrote has been read.
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const waitForLog = (text: string, timeoutMs = 20_000) =>
@@ -116,6 +137,8 @@ function spawnNexus(
   return {
     child,
     logs: () => output,
+    stdout: () => stdout,
+    stderr: () => stderr,
     waitForLog,
     async metricsUrl(timeoutMs = 20_000) {
       await waitForLog('"metricsUrl":"', timeoutMs);

@@ -37,6 +37,11 @@ export interface ClaudeTurn {
   stall?: boolean;
   /** Right after message_start, send an SSE `error` event of this type (as the API does when overloaded). */
   streamError?: { type: string; message: string };
+  /**
+   * Answer only once this settles: the call is recorded at once, so a test can see that the runtime
+   * is inside a provider call and keep it there for as long as it needs, then release it.
+   */
+  hold?: Promise<void>;
 }
 
 export interface AnthropicDouble extends HttpDouble {
@@ -121,6 +126,7 @@ export async function startAnthropicDouble(options: { defaultText?: string } = {
     const queued = queue.shift() ?? { turn: { text: options.defaultText ?? 'Hello from the double.' } };
     if ('status' in queued) return sendJson(res, queued.status, queued.body, queued.headers);
     const { turn } = queued;
+    if (turn.hold) await turn.hold;
     const toolCalls = (turn.toolCalls ?? []).map((c) => ({
       id: c.id ?? `toolu_${nextId++}`,
       name: c.name,

@@ -121,25 +121,43 @@ function parseListeningLine(line: string): { url: string; replicaId: string } {
   return { url: match[1] as string, replicaId: entry.replicaId };
 }
 
+/** What a one-shot `nexus` run printed: stdout and stderr apart, and `output`, both in arrival order. */
+export interface NexusRun {
+  code: number | null;
+  output: string;
+  stdout: string;
+  stderr: string;
+}
+
 /**
- * Runs a one-shot `nexus` command (for example `migrate`) and resolves with its exit code and
- * output; `cwd` sets its working folder (client commands look for `./.nexus/admin-token` there).
+ * Runs a one-shot `nexus` command (for example `migrate`) and resolves with its exit code and output.
+ * `stdin` is written and closed (stdin is empty otherwise); `cwd` is its working folder (client
+ * commands look for `./.nexus/admin-token` there).
  */
 export function runNexus(
   args: string[],
   env: Record<string, string>,
-  options: { cwd?: string } = {},
-): Promise<{ code: number | null; output: string }> {
+  options: { stdin?: string; cwd?: string } = {},
+): Promise<NexusRun> {
   const child = spawn(process.execPath, [NEXUS_BIN, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    stderr += chunk.toString();
+  });
+  child.stdin.end(options.stdin ?? '');
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
+    child.once('close', (code) => resolve({ code, output, stdout, stderr }));
   });
 }

@@ -13,6 +13,7 @@ export {
   newAdminTokenValue,
   NEXUS_BIN,
   type BrokerProcess,
+  type NexusRun,
 } from './broker-process.js';
 export { waitUntil, sleep } from './wait.js';
 export {
@@ -42,6 +43,7 @@ export { anyJson, anyText, deepArray, errorProblem, mutatedBody, weirdValue } fr
 export {
   startAgentProcess,
   startWorkerProcess,
+  startNexusProcess,
   writeHome,
   type AgentProcess,
   type NexusProcess,

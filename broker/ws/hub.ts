@@ -4,6 +4,7 @@
  * a poll every `pollMs` that asks the database which local mailboxes have anything newer. The
  * poll is what makes a lost hint cost latency, never a message.
  */
+import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../../protocol/index.js';
 import type { Notifier } from '../db/notifier.js';
@@ -25,6 +26,8 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
   private readonly byMailbox = new Map<string, Connection>();
   private pollTimer: NodeJS.Timeout | null = null;
   private polling = false;
+  /** Names this hub's message hints: the replica hears its own, and has shown those to observers already. */
+  private readonly origin = randomUUID();
 
   constructor(
     private readonly deps: HubDeps,
@@ -74,6 +77,7 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
       ids: [message.id],
       recipients: message.recipients,
       threads: [message.threadId],
+      origin: [this.origin],
     });
   }
 
@@ -99,7 +103,8 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
     const newest =
       ids.length > 0 && ids.length === (hint.ids ?? []).length ? ids.reduce((a, b) => (a > b ? a : b)) : null;
     this.wake(hint.recipients ?? [], newest);
-    void this.showObservers(hint.threads ?? [], hint.ids ?? []);
+    // Observers here saw this replica's messages as they were announced: once is enough.
+    if (!hint.origin?.includes(this.origin)) void this.showObservers(hint.threads ?? [], hint.ids ?? []);
   }
 
   /** Handles a hint from `nexus_sockets`. */
