@@ -148,8 +148,11 @@ describe('nexus knowledge against a broker process', () => {
         expect(result.stderr).toContain(message);
       }
       const notANumber = await nexus(['knowledge', 'search', 'a', '--top-k', 'x']);
-      expect(notANumber.code).not.toBe(0);
-      expect(notANumber.stderr).toContain("option '--top-k <n>' argument 'x' is invalid");
+      expect(notANumber.code).toBe(2);
+      // One line naming the option, never the value typed (ADR 0009).
+      expect(notANumber.stderr).toBe(
+        'nexus: knowledge search: --top-k: must be a positive integer (see nexus knowledge search --help)\n',
+      );
       expect(jsonOf<KnowledgeListReply>(await nexus(['knowledge', 'ls', '--json'])).entries).toEqual(before);
     },
     SPAWNING_TEST_MS,

@@ -27,7 +27,7 @@ describe('a command without a token says where it looked', () => {
     const { code, output } = await runNexus(['roster'], { NEXUS_URL: url }, { cwd: dir });
     expect(code).toBe(2);
     expect(lastLine(output)).toBe(
-      `nexus: neither NEXUS_TOKEN nor the token file ${path.join(dir, '.nexus', 'admin-token')} (the nexus dev default) was found`,
+      `nexus: roster: neither NEXUS_TOKEN nor the token file ${path.join(dir, '.nexus', 'admin-token')} (the nexus dev default) was found`,
     );
     expect(output).not.toContain('ENOENT');
   });
@@ -37,7 +37,7 @@ describe('a command without a token says where it looked', () => {
     const { code, output } = await runNexus(['roster'], { NEXUS_URL: url, NEXUS_TOKEN_FILE: file });
     expect(code).toBe(2);
     expect(lastLine(output)).toBe(
-      `nexus: neither NEXUS_TOKEN nor the token file NEXUS_TOKEN_FILE=${file} was found`,
+      `nexus: roster: neither NEXUS_TOKEN nor the token file NEXUS_TOKEN_FILE=${file} was found`,
     );
   });
 
@@ -60,7 +60,7 @@ describe('a command without a token says where it looked', () => {
     });
     expect(code).toBe(2);
     expect(lastLine(output)).toBe(
-      `nexus: the token file NEXUS_TOKEN_FILE=${file} was not found (it wins over NEXUS_TOKEN)`,
+      `nexus: roster: the token file NEXUS_TOKEN_FILE=${file} was not found (it wins over NEXUS_TOKEN)`,
     );
   });
 
@@ -69,14 +69,14 @@ describe('a command without a token says where it looked', () => {
     await writeFile(file, '\n');
     const { code, output } = await runNexus(['roster'], { NEXUS_URL: url, NEXUS_TOKEN_FILE: file });
     expect(code).toBe(2);
-    expect(lastLine(output)).toBe(`nexus: the token file NEXUS_TOKEN_FILE=${file} is empty`);
+    expect(lastLine(output)).toBe(`nexus: roster: the token file NEXUS_TOKEN_FILE=${file} is empty`);
   });
 
   it('nexus agent with neither NEXUS_TOKEN nor NEXUS_TOKEN_FILE says so, and does not look for the dev file', async () => {
     const home = await writeHome({ 'aspect.json': { name: 'lone', provider: { kind: 'scripted' } } });
     const { code, output } = await runNexus(['agent', home, '--metrics-port', '0'], { NEXUS_URL: url });
     expect(code).toBe(2);
-    expect(lastLine(output)).toBe('nexus: neither NEXUS_TOKEN nor NEXUS_TOKEN_FILE is set');
+    expect(lastLine(output)).toBe('nexus: agent: neither NEXUS_TOKEN nor NEXUS_TOKEN_FILE is set');
   });
 
   it('nexus worker with a missing NEXUS_TOKEN_FILE names the file', async () => {
@@ -87,7 +87,7 @@ describe('a command without a token says where it looked', () => {
     });
     expect(code).toBe(2);
     expect(lastLine(output)).toBe(
-      `nexus: neither NEXUS_TOKEN nor the token file NEXUS_TOKEN_FILE=${file} was found`,
+      `nexus: worker: neither NEXUS_TOKEN nor the token file NEXUS_TOKEN_FILE=${file} was found`,
     );
   });
 });
