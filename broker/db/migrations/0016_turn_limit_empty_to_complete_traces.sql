@@ -1,0 +1,169 @@
+-- Re-creates nexus_send (its body before this was 0005_send_mailbox_check.sql). Changes:
+-- 1. `to: []` means the same as no `to`: the thread's participants, or the frame (B.86). The
+--    `no_recipient` refusal of B.36 is only for a non-empty `to` that names no one but the sender.
+-- 2. The comms.send_to refusal carries DETAIL 'comms.send_to', so a dispatch can tell it from the
+--    other refusals and answer it with a `forbidden` result envelope (SPEC section 6).
+DROP FUNCTION nexus_send(text, boolean, bigint, text[], text, text, text, jsonb, bigint, text, text, text, boolean, boolean);
+
+CREATE FUNCTION nexus_send(
+  p_sender text,
+  p_admin boolean,
+  p_thread_id bigint,
+  p_to text[],
+  p_kind text,
+  p_hand text,
+  p_content text,
+  p_input jsonb,
+  p_reply_to bigint,
+  p_traceparent text,
+  p_idempotency_key text,
+  p_body_hash text,
+  p_remove_self boolean,
+  p_add_participants boolean
+) RETURNS TABLE (id bigint, thread_id bigint, created_at timestamptz, held_for text[], recipients text[], repeated boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_thread bigint := p_thread_id;
+  v_participants text[] := '{}';
+  v_recipients text[];
+  v_frame text;
+  v_allowed jsonb;
+  v_stay_down boolean;
+  v_bad text;
+  v_key bigint;
+  v_id bigint;
+  v_created timestamptz;
+  v_held text[];
+  v_prev record;
+BEGIN
+  IF p_idempotency_key IS NOT NULL THEN
+    SELECT k.body_hash, k.reply INTO v_prev FROM idempotency_keys k
+     WHERE k.sender = p_sender AND k.key = p_idempotency_key;
+    IF FOUND THEN
+      IF v_prev.body_hash <> p_body_hash THEN
+        RAISE EXCEPTION USING ERRCODE = 'P0001',
+          MESSAGE = 'nexus:conflict:idempotency_key was already used with a different body';
+      END IF;
+      RETURN QUERY SELECT (v_prev.reply->>'id')::bigint, (v_prev.reply->>'thread_id')::bigint,
+        (v_prev.reply->>'created_at')::timestamptz,
+        ARRAY(SELECT jsonb_array_elements_text(coalesce(v_prev.reply->'held_for', '[]'::jsonb))),
+        '{}'::text[], true;
+      RETURN;
+    END IF;
+  END IF;
+
+  IF p_sender NOT LIKE 'op:%' THEN
+    SELECT a.config->'comms'->'send_to', a.stay_down INTO v_allowed, v_stay_down FROM aspects a WHERE a.name = p_sender;
+    IF v_stay_down THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'nexus:stay_down:' || p_sender || ' is shut down (stay-down)';
+    END IF;
+  END IF;
+
+  IF v_thread IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock(hashtextextended('nexus.thread:' || v_thread, 0));
+    PERFORM 1 FROM threads t WHERE t.id = v_thread;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'nexus:not_found:thread ' || v_thread || ' does not exist';
+    END IF;
+    v_participants := ARRAY(SELECT tp.participant FROM thread_participants tp WHERE tp.thread_id = v_thread);
+    IF NOT p_admin AND NOT (p_sender = ANY (v_participants)) THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0001',
+        MESSAGE = 'nexus:forbidden:' || p_sender || ' is not a participant of thread ' || v_thread;
+    END IF;
+  ELSE
+    v_thread := nextval('thread_ids');
+    INSERT INTO threads (id) VALUES (v_thread);
+    PERFORM pg_advisory_xact_lock(hashtextextended('nexus.thread:' || v_thread, 0));
+  END IF;
+
+  -- An empty `to` is no `to` (B.86).
+  IF cardinality(p_to) > 0 THEN
+    v_recipients := ARRAY(SELECT DISTINCT r FROM unnest(p_to) r WHERE NOT (p_remove_self AND r = p_sender) ORDER BY r);
+    IF cardinality(v_recipients) = 0 THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'nexus:no_recipient:to names no one but the sender';
+    END IF;
+  ELSE
+    v_recipients := ARRAY(SELECT r FROM unnest(v_participants) r WHERE r <> p_sender ORDER BY r);
+    IF cardinality(v_recipients) = 0 THEN
+      SELECT a.name INTO v_frame FROM aspects a WHERE a.role = 'frame' AND a.registered_at IS NOT NULL;
+      IF v_frame IS NULL OR v_frame = p_sender THEN
+        RAISE EXCEPTION USING ERRCODE = 'P0001',
+          MESSAGE = 'nexus:no_recipient:the message names no recipient, the thread has no other participant and no frame is registered';
+      END IF;
+      v_recipients := ARRAY[v_frame];
+    END IF;
+  END IF;
+
+  SELECT r INTO v_bad FROM unnest(v_recipients) r
+   WHERE r LIKE 'op:%' AND NOT EXISTS (
+     SELECT 1 FROM tokens t WHERE t.kind = 'admin' AND t.revoked_at IS NULL AND t.name = substr(r, 4))
+   LIMIT 1;
+  IF v_bad IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'nexus:no_recipient:' || v_bad || ' names no operator';
+  END IF;
+
+  IF v_allowed IS NOT NULL AND NOT (v_allowed ? '*') THEN
+    SELECT r INTO v_bad FROM unnest(v_recipients) r
+     WHERE r NOT LIKE 'op:%' AND NOT (v_allowed ? r)
+       AND NOT EXISTS (SELECT 1 FROM aspects a WHERE a.name = r AND a.role = 'frame')
+     LIMIT 1;
+    IF v_bad IS NOT NULL THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0001',
+        MESSAGE = 'nexus:forbidden:' || p_sender || ' may not message ' || v_bad || ' (comms.send_to)',
+        DETAIL = 'comms.send_to';
+    END IF;
+  END IF;
+
+  IF p_reply_to IS NOT NULL THEN
+    PERFORM 1 FROM messages m WHERE m.id = p_reply_to AND m.thread_id = v_thread;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0001',
+        MESSAGE = 'nexus:invalid_request:reply_to: must name a message in the same thread';
+    END IF;
+  END IF;
+
+  -- The count runs only for recipients that never registered: CASE fixes the order. (As two ANDed
+  -- conditions, the planner turned NOT EXISTS into an anti join and ran the count first, reading
+  -- up to 1,000 mailbox rows of every recipient on every send.)
+  SELECT r INTO v_bad FROM unnest(v_recipients) r
+   WHERE r NOT LIKE 'op:%'
+     AND CASE WHEN (SELECT a.registered_at IS NOT NULL FROM aspects a WHERE a.name = r) THEN false
+              ELSE (SELECT count(*) FROM (SELECT 1 FROM message_recipients mr WHERE mr.recipient = r LIMIT 1000) held) >= 1000
+         END
+   LIMIT 1;
+  IF v_bad IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'P0001',
+      MESSAGE = 'nexus:conflict:' || v_bad || ' never registered and already holds 1000 messages', DETAIL = 'mailbox_full';
+  END IF;
+
+  FOR v_key IN SELECT DISTINCT hashtextextended('nexus.recipient:' || r, 0) FROM unnest(v_recipients) r ORDER BY 1 LOOP
+    PERFORM pg_advisory_xact_lock(v_key);
+  END LOOP;
+
+  v_id := nextval('message_ids');
+  INSERT INTO messages (id, thread_id, sender, to_list, kind, hand, content, input, reply_to, traceparent)
+  VALUES (v_id, v_thread, p_sender, coalesce(p_to, '{}'), p_kind, p_hand, p_content, p_input, p_reply_to, p_traceparent)
+  RETURNING messages.created_at INTO v_created;
+  INSERT INTO message_recipients (recipient, message_id) SELECT r, v_id FROM unnest(v_recipients) r;
+  IF p_add_participants THEN
+    INSERT INTO thread_participants (thread_id, participant)
+    SELECT v_thread, r FROM unnest(array_append(v_recipients, p_sender)) r
+    ON CONFLICT DO NOTHING;
+  END IF;
+  UPDATE threads t SET updated_at = now(), last_message_id = v_id WHERE t.id = v_thread;
+
+  v_held := ARRAY(SELECT r FROM unnest(v_recipients) r
+                   WHERE r NOT LIKE 'op:%'
+                     AND NOT EXISTS (SELECT 1 FROM aspects a WHERE a.name = r AND a.status = 'live'));
+
+  IF p_idempotency_key IS NOT NULL THEN
+    -- A concurrent repeat blocks here on the unique key and then fails; the broker retries it.
+    INSERT INTO idempotency_keys (sender, key, body_hash, reply)
+    VALUES (p_sender, p_idempotency_key, p_body_hash,
+            jsonb_build_object('id', v_id::text, 'thread_id', v_thread::text, 'created_at', v_created,
+                               'held_for', to_jsonb(v_held)));
+  END IF;
+
+  RETURN QUERY SELECT v_id, v_thread, v_created, v_held, v_recipients, false;
+END;
+$$;
