@@ -74,7 +74,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const announcer = {
     announce: (m: { id: string; threadId: string; recipients: string[] }) => hub.announce(m),
   };
-  const messages = new MessageService(pool, announcer, audit, metrics);
+  const messages = new MessageService(pool, announcer, audit, metrics, config.threadTurnLimit);
   const control = new ControlService(pool, notifier, audit, (ids) => void hub.forwardControl(ids), messages);
   const hub: SocketHub = new SocketHub(
     {

@@ -3,6 +3,19 @@
 --    `no_recipient` refusal of B.36 is only for a non-empty `to` that names no one but the sender.
 -- 2. The comms.send_to refusal carries DETAIL 'comms.send_to', so a dispatch can tell it from the
 --    other refusals and answer it with a `forbidden` result envelope (SPEC section 6).
+-- 3. The thread turn limit (B.59, B.83, B.84; ADR 0006), kept in the same statement as the send:
+--    `threads.aspect_chats` counts the `chat` messages aspects sent since the last message from an
+--    operator (`op:` sender), which sets it back to 0. `p_turn_limit` is the broker's
+--    NEXUS_THREAD_TURN_LIMIT (0 = off; the default, for the `hand` messages of nexus_dispatch, which
+--    never count). A message that takes the count past the limit is stored with
+--    `messages.turn_limit`; the first such message of a run (`threads.turn_limit_noted` is false)
+--    also posts one `system` note from the reserved sender `nexus` to every participant, carrying
+--    `turn_limit` too so no runtime takes a turn on it. Its id and recipients are returned
+--    (`note_id`, `note_recipients`) so the broker announces it after commit.
+ALTER TABLE messages ADD COLUMN turn_limit boolean NOT NULL DEFAULT false;
+ALTER TABLE threads ADD COLUMN aspect_chats integer NOT NULL DEFAULT 0;
+ALTER TABLE threads ADD COLUMN turn_limit_noted boolean NOT NULL DEFAULT false;
+
 DROP FUNCTION nexus_send(text, boolean, bigint, text[], text, text, text, jsonb, bigint, text, text, text, boolean, boolean);
 
 CREATE FUNCTION nexus_send(
@@ -19,8 +32,10 @@ CREATE FUNCTION nexus_send(
   p_idempotency_key text,
   p_body_hash text,
   p_remove_self boolean,
-  p_add_participants boolean
-) RETURNS TABLE (id bigint, thread_id bigint, created_at timestamptz, held_for text[], recipients text[], repeated boolean)
+  p_add_participants boolean,
+  p_turn_limit integer DEFAULT 0
+) RETURNS TABLE (id bigint, thread_id bigint, created_at timestamptz, held_for text[], recipients text[],
+                 repeated boolean, note_id bigint, note_recipients text[])
 LANGUAGE plpgsql AS $$
 DECLARE
   v_thread bigint := p_thread_id;
@@ -35,6 +50,12 @@ DECLARE
   v_created timestamptz;
   v_held text[];
   v_prev record;
+  v_chats integer := 0;
+  v_noted boolean := false;
+  v_counts boolean := p_kind = 'chat' AND p_sender NOT LIKE 'op:%';
+  v_past boolean := false;
+  v_note_id bigint;
+  v_note_recipients text[] := '{}';
 BEGIN
   IF p_idempotency_key IS NOT NULL THEN
     SELECT k.body_hash, k.reply INTO v_prev FROM idempotency_keys k
@@ -47,7 +68,7 @@ BEGIN
       RETURN QUERY SELECT (v_prev.reply->>'id')::bigint, (v_prev.reply->>'thread_id')::bigint,
         (v_prev.reply->>'created_at')::timestamptz,
         ARRAY(SELECT jsonb_array_elements_text(coalesce(v_prev.reply->'held_for', '[]'::jsonb))),
-        '{}'::text[], true;
+        '{}'::text[], true, NULL::bigint, '{}'::text[];
       RETURN;
     END IF;
   END IF;
@@ -61,7 +82,7 @@ BEGIN
 
   IF v_thread IS NOT NULL THEN
     PERFORM pg_advisory_xact_lock(hashtextextended('nexus.thread:' || v_thread, 0));
-    PERFORM 1 FROM threads t WHERE t.id = v_thread;
+    SELECT t.aspect_chats, t.turn_limit_noted INTO v_chats, v_noted FROM threads t WHERE t.id = v_thread;
     IF NOT FOUND THEN
       RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'nexus:not_found:thread ' || v_thread || ' does not exist';
     END IF;
@@ -136,13 +157,28 @@ BEGIN
       MESSAGE = 'nexus:conflict:' || v_bad || ' never registered and already holds 1000 messages', DETAIL = 'mailbox_full';
   END IF;
 
-  FOR v_key IN SELECT DISTINCT hashtextextended('nexus.recipient:' || r, 0) FROM unnest(v_recipients) r ORDER BY 1 LOOP
+  -- The turn count (read under the thread lock above, so sends to one thread count in order).
+  IF p_sender LIKE 'op:%' THEN
+    v_chats := 0;
+    v_noted := false;
+  ELSIF v_counts THEN
+    v_chats := v_chats + 1;
+    v_past := p_turn_limit > 0 AND v_chats > p_turn_limit;
+  END IF;
+  IF v_past AND NOT v_noted THEN
+    -- The note goes to every participant once this message is in: its own recipients and sender too.
+    v_note_recipients := ARRAY(SELECT DISTINCT r FROM unnest(v_participants || v_recipients || p_sender) r ORDER BY r);
+  END IF;
+
+  FOR v_key IN SELECT DISTINCT hashtextextended('nexus.recipient:' || r, 0)
+                 FROM unnest(v_recipients || v_note_recipients) r ORDER BY 1 LOOP
     PERFORM pg_advisory_xact_lock(v_key);
   END LOOP;
 
   v_id := nextval('message_ids');
-  INSERT INTO messages (id, thread_id, sender, to_list, kind, hand, content, input, reply_to, traceparent)
-  VALUES (v_id, v_thread, p_sender, coalesce(p_to, '{}'), p_kind, p_hand, p_content, p_input, p_reply_to, p_traceparent)
+  INSERT INTO messages (id, thread_id, sender, to_list, kind, hand, content, input, reply_to, traceparent, turn_limit)
+  VALUES (v_id, v_thread, p_sender, coalesce(p_to, '{}'), p_kind, p_hand, p_content, p_input, p_reply_to, p_traceparent,
+          v_past)
   RETURNING messages.created_at INTO v_created;
   INSERT INTO message_recipients (recipient, message_id) SELECT r, v_id FROM unnest(v_recipients) r;
   IF p_add_participants THEN
@@ -150,7 +186,20 @@ BEGIN
     SELECT v_thread, r FROM unnest(array_append(v_recipients, p_sender)) r
     ON CONFLICT DO NOTHING;
   END IF;
-  UPDATE threads t SET updated_at = now(), last_message_id = v_id WHERE t.id = v_thread;
+  IF cardinality(v_note_recipients) > 0 THEN
+    v_note_id := nextval('message_ids');
+    INSERT INTO messages (id, thread_id, sender, to_list, kind, content, turn_limit)
+    VALUES (v_note_id, v_thread, 'nexus', '{}', 'system',
+            format('This thread reached its turn limit: %s messages between aspects without a message from an '
+                   'operator. Aspects take no more turns here until an operator (op:NAME) writes in this thread, '
+                   'which resets the count.', p_turn_limit),
+            true);
+    INSERT INTO message_recipients (recipient, message_id) SELECT r, v_note_id FROM unnest(v_note_recipients) r;
+    v_noted := true;
+  END IF;
+  UPDATE threads t SET updated_at = now(), last_message_id = coalesce(v_note_id, v_id), aspect_chats = v_chats,
+                       turn_limit_noted = v_noted
+   WHERE t.id = v_thread;
 
   v_held := ARRAY(SELECT r FROM unnest(v_recipients) r
                    WHERE r NOT LIKE 'op:%'
@@ -164,6 +213,6 @@ BEGIN
                                'held_for', to_jsonb(v_held)));
   END IF;
 
-  RETURN QUERY SELECT v_id, v_thread, v_created, v_held, v_recipients, false;
+  RETURN QUERY SELECT v_id, v_thread, v_created, v_held, v_recipients, false, v_note_id, v_note_recipients;
 END;
 $$;
