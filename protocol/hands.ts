@@ -178,11 +178,12 @@ export const CompleteRequest = z.strictObject({
 });
 export type CompleteRequest = z.infer<typeof CompleteRequest>;
 
-/** One result of the batch complete (B.74). */
+/** One result of the batch complete (B.74); each may carry its own `traceparent` (B.87). */
 export const CompletionItem = z.strictObject({
   dispatch_id: DecimalId,
   attempt: Attempt,
   ...CompletionFields,
+  traceparent: Traceparent.optional(),
 });
 export type CompletionItem = z.infer<typeof CompletionItem>;
 

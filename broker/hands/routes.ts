@@ -127,11 +127,7 @@ export function handRoutes(deps: HandRouteDeps): Router {
   router.post('/v1/workers/dispatches/:id/complete', async (req, res) => {
     const { id } = parseOrThrow(DispatchPath, req.params);
     noQuery(req);
-    const {
-      worker_id: workerId,
-      traceparent: _traceparent,
-      ...result
-    } = parseOrThrow(CompleteRequest, jsonBody(req));
+    const { worker_id: workerId, ...result } = parseOrThrow(CompleteRequest, jsonBody(req));
     const [outcome] = await hands.workers.complete(callerOf(res), workerId, [{ dispatch_id: id, ...result }]);
     if (outcome && 'error' in outcome) throw new WireError('conflict', outcome.error.message);
     res.json({ state: 'done' });

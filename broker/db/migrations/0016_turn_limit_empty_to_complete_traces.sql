@@ -1,4 +1,6 @@
--- Re-creates nexus_send (its body before this was 0005_send_mailbox_check.sql). Changes:
+-- Re-creates nexus_send (body before: 0005), nexus_finish_dispatches and nexus_complete (before: 0012).
+--
+-- nexus_send. Changes:
 -- 1. `to: []` means the same as no `to`: the thread's participants, or the frame (B.86). The
 --    `no_recipient` refusal of B.36 is only for a non-empty `to` that names no one but the sender.
 -- 2. The comms.send_to refusal carries DETAIL 'comms.send_to', so a dispatch can tell it from the
@@ -216,3 +218,105 @@ BEGIN
   RETURN QUERY SELECT v_id, v_thread, v_created, v_held, v_recipients, false, v_note_id, v_note_recipients;
 END;
 $$;
+
+-- Traces on completes (B.60, B.87). A worker may send `traceparent` on the single complete and on
+-- each item of a batch complete; it is stored on the `hand_result` message, so the trace continues
+-- from the worker's run to the result (B.97). Without one the message keeps the dispatch's own, as
+-- before. Re-creates nexus_finish_dispatches and nexus_complete (bodies before: 0012), each with a
+-- new last parameter, `p_traceparents` (one per id; NULL or a NULL item: none sent);
+-- nexus_finish_dispatch (0012) calls the first with two arguments, which the default covers.
+DROP FUNCTION nexus_finish_dispatches(bigint[], jsonb[]);
+CREATE FUNCTION nexus_finish_dispatches(p_ids bigint[], p_results jsonb[], p_traceparents text[] DEFAULT NULL)
+RETURNS TABLE (dispatch_id bigint, target text, hand text, message_id bigint, thread_id bigint,
+               recipients text[], status text, submitted_at timestamptz, started_at timestamptz)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  v_live bigint[];
+BEGIN
+  v_live := ARRAY(
+    SELECT d.id FROM hand_dispatches d
+     WHERE d.id = ANY (p_ids) AND d.state <> 'done'
+     ORDER BY d.id
+       FOR UPDATE);
+  IF cardinality(v_live) = 0 THEN
+    RETURN;
+  END IF;
+  PERFORM nexus_lock_posts(ARRAY(SELECT d.thread_id FROM hand_dispatches d WHERE d.id = ANY (v_live)),
+                           ARRAY(SELECT d.dispatcher FROM hand_dispatches d WHERE d.id = ANY (v_live)));
+
+  RETURN QUERY
+    WITH ending AS (
+      -- After an abort request the result is `aborted`, usage kept (B.16).
+      SELECT d.id, d.target, d.hand, d.dispatcher, d.thread_id, d.message_id AS invocation,
+             coalesce(i.traceparent, d.traceparent) AS traceparent, d.submitted_at, d.started_at,
+             CASE WHEN d.abort_requested AND i.result->>'status' IN ('ok', 'error', 'timeout')
+                  THEN jsonb_set(i.result, '{status}', '"aborted"') ELSE i.result END AS result
+        FROM (SELECT DISTINCT ON (u.id) u.id, u.result, u.traceparent  -- a dispatch named twice ends once, first wins
+                FROM unnest(p_ids, p_results, p_traceparents) WITH ORDINALITY AS u (id, result, traceparent, ord)
+               ORDER BY u.id, u.ord) i
+        JOIN hand_dispatches d ON d.id = i.id
+       WHERE d.id = ANY (v_live)
+       ORDER BY d.id
+    ), numbered AS (
+      -- Ids are drawn after the post locks, so each recipient's messages commit in id order (B.1).
+      SELECT e.*, nextval('message_ids') AS result_id FROM ending e
+    ), posted AS (
+      INSERT INTO messages (id, thread_id, sender, to_list, kind, hand, content, input, reply_to, traceparent)
+      SELECT n.result_id, n.thread_id, n.target, ARRAY[n.dispatcher], 'hand_result', n.hand,
+             coalesce(n.result->>'summary', ''), n.result, n.invocation, n.traceparent
+        FROM numbered n
+    ), delivered AS (
+      INSERT INTO message_recipients (recipient, message_id) SELECT n.dispatcher, n.result_id FROM numbered n
+    ), moved AS (
+      UPDATE threads t SET updated_at = now(), last_message_id = x.last_id
+        FROM (SELECT n.thread_id, max(n.result_id) AS last_id FROM numbered n GROUP BY n.thread_id) x
+       WHERE t.id = x.thread_id
+    ), ended AS (
+      UPDATE hand_dispatches d
+         SET state = 'done', finished_at = now(), result = n.result, result_message_id = n.result_id
+        FROM numbered n
+       WHERE d.id = n.id
+    )
+    SELECT n.id, n.target, n.hand, n.result_id, n.thread_id, ARRAY[n.dispatcher], n.result->>'status',
+           n.submitted_at, n.started_at
+      FROM numbered n ORDER BY n.id;
+END $$;
+
+DROP FUNCTION nexus_complete(text, text, bigint[], integer[], jsonb[]);
+CREATE FUNCTION nexus_complete(p_token text, p_worker text, p_ids bigint[], p_attempts integer[], p_envelopes jsonb[],
+                               p_traceparents text[])
+RETURNS TABLE (dispatch_id bigint, target text, hand text, message_id bigint, thread_id bigint,
+               recipients text[], status text, submitted_at timestamptz, started_at timestamptz)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  v_held bigint[];
+  v_ids bigint[];
+  v_envelopes jsonb[];
+  v_traceparents text[];
+BEGIN
+  -- The leases named with their attempt and held by this worker, each once.
+  v_held := ARRAY(
+    SELECT r.dispatch_id FROM hand_running r
+     WHERE r.token_id = p_token AND r.worker_id = p_worker
+       AND (r.dispatch_id, r.attempt) IN (SELECT i.id, i.attempt FROM unnest(p_ids, p_attempts) AS i (id, attempt))
+     ORDER BY r.dispatch_id
+       FOR UPDATE OF r);
+  IF cardinality(v_held) = 0 THEN
+    RETURN;
+  END IF;
+  -- Their envelopes and traces: the item with the held attempt, the first if one is named twice.
+  SELECT array_agg(x.id ORDER BY x.id), array_agg(x.envelope ORDER BY x.id), array_agg(x.traceparent ORDER BY x.id)
+    INTO v_ids, v_envelopes, v_traceparents
+    FROM (SELECT DISTINCT ON (i.id) i.id, i.envelope, i.traceparent
+            FROM unnest(p_ids, p_attempts, p_envelopes, p_traceparents)
+                 WITH ORDINALITY AS i (id, attempt, envelope, traceparent, ord)
+            JOIN hand_running r ON r.dispatch_id = i.id AND r.attempt = i.attempt
+           WHERE i.id = ANY (v_held)
+           ORDER BY i.id, i.ord) x;
+  IF cardinality(v_held) > 1 THEN
+    PERFORM nexus_lock_posts(ARRAY(SELECT d.thread_id FROM hand_dispatches d WHERE d.id = ANY (v_held)),
+                             ARRAY(SELECT d.dispatcher FROM hand_dispatches d WHERE d.id = ANY (v_held)));
+  END IF;
+  DELETE FROM hand_running r WHERE r.dispatch_id = ANY (v_held);
+  RETURN QUERY SELECT * FROM nexus_finish_dispatches(v_ids, v_envelopes, v_traceparents);
+END $$;
