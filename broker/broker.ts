@@ -144,6 +144,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
         audit,
         duties,
         stayDown: (name) => hub.stayDown(name),
+        deregistered: (name) => hub.deregistered(name),
         abortQueuedDispatches: (name) => hands.abortQueuedFor(name),
       }),
       handRoutes({ hands, audit }),
@@ -162,6 +163,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   listener.on(HANDS_CHANNEL, () => hands.onHint());
   listener.onReconnect = () => {
     void hub.poll();
+    void hub.checkRights();
     hands.onHint();
   };
   authenticator.onRevoked((tokenId) => hub.closeForToken(tokenId));

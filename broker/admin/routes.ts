@@ -27,6 +27,8 @@ export interface AdminRouteDeps {
   audit: AuditLog;
   duties: Duty[];
   stayDown(aspect: string): void;
+  /** Closes the deregistered aspect's socket on every replica (B.89). */
+  deregistered(aspect: string): void;
   /** Ends the queued dispatches that target a stayed-down aspect (B.15); returns how many. */
   abortQueuedDispatches(aspect: string): Promise<number>;
 }
@@ -96,6 +98,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
       throw new WireError('not_found', `aspect ${name} never registered`);
     }
     await deps.audit.allowed(caller, 'aspect.deregister', name);
+    deps.deregistered(name);
     res.status(204).end();
   });
 
