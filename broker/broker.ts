@@ -81,7 +81,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   const announcer = {
     announce: (m: { id: string; threadId: string; recipients: string[] }) => hub.announce(m),
   };
-  const messages = new MessageService(pool, announcer, audit, metrics);
+  const messages = new MessageService(pool, announcer, audit, metrics, config.threadTurnLimit);
   const control = new ControlService(pool, notifier, audit, (ids) => void hub.forwardControl(ids), messages);
   const hub: SocketHub = new SocketHub(
     {
@@ -164,6 +164,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
         audit,
         duties,
         stayDown: (name) => hub.stayDown(name),
+        deregistered: (name) => hub.deregistered(name),
         abortQueuedDispatches: (name) => hands.abortQueuedFor(name),
       }),
       handRoutes({ hands, audit }),
@@ -185,6 +186,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   listener.on(HANDS_CHANNEL, () => hands.onHint());
   listener.onReconnect = () => {
     void hub.poll();
+    void hub.checkRights();
     hands.onHint();
   };
   authenticator.onRevoked((tokenId) => hub.closeForToken(tokenId));

@@ -22,6 +22,8 @@ export interface BrokerConfig {
   rateHttp: { rate: number; burst: number };
   rateWs: { rate: number; burst: number };
   wsWindow: number;
+  /** NEXUS_THREAD_TURN_LIMIT (B.59, B.83): aspects' chat messages per thread between operator messages; 0 = off. */
+  threadTurnLimit: number;
   poolMax: number;
   bodyLimitBytes: number;
   hands: HandSettings;
@@ -80,6 +82,7 @@ export function loadBrokerConfig(env: Env, flags: { port?: number; migrate?: boo
     rateHttp: parseRate(env.NEXUS_RATE_HTTP, { rate: 100, burst: 200 }),
     rateWs: parseRate(env.NEXUS_RATE_WS, { rate: 200, burst: 400 }),
     wsWindow: intSetting(env, 'NEXUS_WS_WINDOW', 256, 1, 100_000),
+    threadTurnLimit: intSetting(env, 'NEXUS_THREAD_TURN_LIMIT', 50, 0, 1_000_000),
     poolMax: intSetting(env, 'NEXUS_DB_POOL_MAX', 10, 1, 100),
     bodyLimitBytes: 1024 * 1024,
     alarmMinEveryS: intSetting(env, 'NEXUS_ALARM_MIN_EVERY_S', 10, 1, 10),

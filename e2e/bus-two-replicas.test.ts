@@ -19,8 +19,9 @@ describe('the bus across two broker replicas', () => {
   beforeAll(async () => {
     db = await createTestDatabase('bus_two_replicas');
     // The sender pushes 1,000 frames back to back; on a fast machine that outruns B.33's 200 frames/s
-    // (burst 400) and the replica rightly closes it with 1008. This test is about delivery, not limits.
-    const env = { NEXUS_RATE_LIMITS: 'off' };
+    // (burst 400) and the replica rightly closes it with 1008. This test is about delivery, not limits:
+    // nor the thread turn limit, whose note would be one more message than the test sent (B.83).
+    const env = { NEXUS_RATE_LIMITS: 'off', NEXUS_THREAD_TURN_LIMIT: '0' };
     [replicaA, replicaB] = await Promise.all([
       startBrokerProcess({ databaseUrl: db.url, bootstrapToken: bootstrap, env }),
       startBrokerProcess({ databaseUrl: db.url, bootstrapToken: bootstrap, env }),

@@ -38,12 +38,18 @@ describe('Hands with real brokers and workers', () => {
   const workers: NexusProcess[] = [];
   const dispatchers = new Map<string, BrokerClient>();
 
-  const startWorker = (replica: number, slots: number) => {
+  const startWorker = (replica: number, slots: number, workerId?: string) => {
     const w = startWorkerProcess({
       url: (brokers[replica] as BrokerProcess).url,
       token: workerToken,
       slots,
-      env: { HAND_LEASE_S: '3', HAND_LEASE_RENEW_S: '1', NEXUS_WORKER_GRACE_S: '1', LOG_LEVEL: 'info' },
+      env: {
+        HAND_LEASE_S: '3',
+        HAND_LEASE_RENEW_S: '1',
+        NEXUS_WORKER_GRACE_S: '1',
+        LOG_LEVEL: 'info',
+        ...(workerId ? { NEXUS_WORKER_ID: workerId } : {}),
+      },
     });
     workers.push(w);
     return w;
@@ -158,19 +164,40 @@ describe('Hands with real brokers and workers', () => {
 
   it('40 dispatches claimed by workers on two replicas run exactly once each', async () => {
     await setLimits(8, 8);
+    const first = startWorker(0, 4, 'worker-a');
+    const second = startWorker(1, 4, 'worker-b');
+    // Both workers take part whatever the schedule: eight Hands that run until aborted fill all
+    // eight slots, so each worker holds four (a worker never runs more than its slots).
+    const blockers: string[] = [];
+    for (let i = 0; i < 8; i++) blockers.push(await dispatch(i % 2 ? 'alpha' : 'beta', `forever ${i}`));
+    const runningByWorker = async () =>
+      (
+        await sql.query<{ worker_id: string; n: number }>(
+          'SELECT worker_id, count(*)::int AS n FROM hand_running GROUP BY worker_id ORDER BY worker_id',
+        )
+      ).rows;
+    await waitUntil(async () => (await runningByWorker()).reduce((sum, r) => sum + r.n, 0) === 8, {
+      timeoutMs: 30_000,
+      what: 'eight blocking Hands running, four on each worker',
+    });
+    expect(await runningByWorker()).toEqual([
+      { worker_id: 'worker-a', n: 4 },
+      { worker_id: 'worker-b', n: 4 },
+    ]);
+    // The forty queue behind them (N = 8 is taken); the aborts free every slot at about the same
+    // time, so the two workers, on two replicas, race each other for them.
     const ids: string[] = [];
     for (let i = 0; i < 40; i++) ids.push(await dispatch(i % 2 ? 'alpha' : 'beta', `quick ${i}`));
-    const first = startWorker(0, 4);
-    const second = startWorker(1, 4);
+    for (const id of blockers) await admin.post(`/v1/hands/dispatches/${id}/abort`, {});
     // Polled in SQL: 40 state calls a round would trip the admin token's rate limit.
     const notDone = async () =>
       (
         await sql.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM hand_dispatches WHERE id = ANY ($1::bigint[]) AND state <> 'done'`,
-          [ids],
+          [[...ids, ...blockers]],
         )
       ).rows[0]?.n;
-    await waitUntil(async () => (await notDone()) === 0, { timeoutMs: 60_000, what: '40 dispatches done' });
+    await waitUntil(async () => (await notDone()) === 0, { timeoutMs: 60_000, what: '48 dispatches done' });
     for (const d of await Promise.all(ids.map(info)))
       expect(d).toMatchObject({
         attempt: 1,
@@ -185,14 +212,14 @@ describe('Hands with real brokers and workers', () => {
     expect(results.rows.every((r) => r.n === '1')).toBe(true);
     const completions = (first.logs() + second.logs())
       .split('\n')
-      .filter((l) => l.includes('dispatch completed'));
+      .filter((l) => l.includes('dispatch completed') && l.includes('"status":"ok"'));
     expect(completions).toHaveLength(40);
-    // Both replicas' workers took part, and each exports its run times.
+    // Each worker ran and reported its four blocking Hands, and exports its run times.
     let runs = 0;
     for (const w of [first, second]) {
-      expect(w.logs()).toContain('dispatch completed');
       const metricsUrl = /"metricsUrl":"([^"]+)"/.exec(w.logs())?.[1] as string;
       const text = await (await fetch(metricsUrl)).text();
+      expect(text).toMatch(/nexus_hand_run_seconds_count\{status="aborted"\} 4\b/);
       runs += Number(/nexus_hand_run_seconds_count\{status="ok"\} (\d+)/.exec(text)?.[1] ?? 0);
     }
     expect(runs).toBe(40);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AspectName, DecimalId } from './names.js';
+import { AspectName, BROKER_SENDER, DecimalId, RESERVED_NAME_MESSAGE } from './names.js';
 
 export const TokenKind = z.enum(['aspect', 'worker', 'admin']);
 export type TokenKind = z.infer<typeof TokenKind>;
@@ -17,6 +17,8 @@ export const MintTokenRequest = z
       ctx.addIssue({ code: 'custom', path: ['aspect'], message: 'is required for kind "aspect"' });
     if (body.kind !== 'aspect' && body.aspect)
       ctx.addIssue({ code: 'custom', path: ['aspect'], message: 'is allowed for kind "aspect" only' });
+    if (body.aspect === BROKER_SENDER)
+      ctx.addIssue({ code: 'custom', path: ['aspect'], message: RESERVED_NAME_MESSAGE });
     if (body.kind !== 'aspect' && body.admin !== undefined)
       ctx.addIssue({ code: 'custom', path: ['admin'], message: 'is allowed for kind "aspect" only' });
     if (body.kind === 'admin') {
@@ -28,6 +30,8 @@ export const MintTokenRequest = z
           path: ['name'],
           message: 'must be a DNS-1123 label for kind "admin"',
         });
+      else if (body.name === BROKER_SENDER)
+        ctx.addIssue({ code: 'custom', path: ['name'], message: RESERVED_NAME_MESSAGE });
     }
   });
 export type MintTokenRequest = z.infer<typeof MintTokenRequest>;

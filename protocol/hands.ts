@@ -12,7 +12,7 @@ import {
 } from './names.js';
 import { Script } from './script.js';
 
-/** Deadlines are capped at two hours (SPEC section 6). */
+/** Deadlines are capped at two hours (SPEC section 6): a larger `deadline_s` is accepted and capped. */
 export const MAX_DEADLINE_S = 7200;
 /** Artifacts total at most 192 KiB so the whole envelope fits in one message (B.77). */
 export const MAX_ARTIFACT_BYTES = 192 * 1024;
@@ -75,7 +75,8 @@ export const DispatchRequest = z.strictObject({
   content: Content,
   input: JsonInput.optional(),
   thread_id: DecimalId.optional(),
-  deadline_s: z.number().int().min(1).max(MAX_DEADLINE_S, `must be at most ${MAX_DEADLINE_S}`).optional(),
+  // Larger values are accepted and capped at MAX_DEADLINE_S by the broker (SPEC section 6).
+  deadline_s: z.number().int().min(1).optional(),
   traceparent: Traceparent.optional(),
   idempotency_key: z.string().min(1).max(128, 'must be at most 128 characters').optional(),
 });
@@ -177,11 +178,12 @@ export const CompleteRequest = z.strictObject({
 });
 export type CompleteRequest = z.infer<typeof CompleteRequest>;
 
-/** One result of the batch complete (B.74). */
+/** One result of the batch complete (B.74); each may carry its own `traceparent` (B.87). */
 export const CompletionItem = z.strictObject({
   dispatch_id: DecimalId,
   attempt: Attempt,
   ...CompletionFields,
+  traceparent: Traceparent.optional(),
 });
 export type CompletionItem = z.infer<typeof CompletionItem>;
 

@@ -2,6 +2,8 @@
 export {
   AspectName,
   Address,
+  BROKER_SENDER,
+  RESERVED_NAME_MESSAGE,
   DecimalId,
   InstanceId,
   IsoTime,

@@ -7,6 +7,14 @@ export const AspectName = z
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label (lowercase letters, digits, "-")');
 export type AspectName = z.infer<typeof AspectName>;
 
+/**
+ * The sender of the messages the broker writes itself, such as the turn-limit note (B.84): no
+ * aspect or admin token may take this name.
+ */
+export const BROKER_SENDER = 'nexus';
+/** Why a name is refused when it is the broker's own (B.84). */
+export const RESERVED_NAME_MESSAGE = `"${BROKER_SENDER}" is reserved for the messages the broker writes`;
+
 /** An operator (admin token) is addressed as `op:NAME` (SPEC Appendix A, B.4). */
 export const OperatorAddress = z.string().regex(/^op:[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be op:NAME');
 

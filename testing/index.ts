@@ -27,6 +27,7 @@ export {
 export { startInProcessBroker } from './in-process-broker.js';
 export { openBackendControl, type BackendControl } from './backends.js';
 export { createThrowawayPostgres, type ThrowawayPostgres } from './throwaway-postgres.js';
+export { startPostgresProxy, type PostgresProxy } from './postgres-proxy.js';
 export { postMessage, streamOverHttp, streamOverSocket, type SendLog, type Sender } from './senders.js';
 export { rawRequest, type RawResponse } from './raw-http.js';
 export { openRawSocket, type RawSocket, type ReceivedFrame } from './raw-socket.js';

@@ -1,3 +1,5 @@
+import http from 'node:http';
+
 /** One HTTP call with the body sent exactly as given: for bodies no well-behaved client would send. */
 export interface RawResponse {
   status: number;
@@ -17,6 +19,8 @@ export async function rawRequest(
     headers?: Record<string, string>;
   },
 ): Promise<RawResponse> {
+  // fetch refuses a GET with a body; the broker must refuse it too (B.8), so send it another way.
+  if ((options.method ?? 'POST') === 'GET' && options.body !== undefined) return rawGetWithBody(url, options);
   const response = await fetch(url.replace(/\/$/, '') + options.path, {
     method: options.method ?? 'POST',
     headers: {
@@ -35,4 +39,48 @@ export async function rawRequest(
     json = undefined; // the caller asserts on `text` then
   }
   return { status: response.status, headers: response.headers, text, json };
+}
+
+/** A GET carrying a body, through node:http (which, unlike fetch, sends one). */
+function rawGetWithBody(
+  url: string,
+  options: { path: string; token?: string; body?: string | Buffer; headers?: Record<string, string> },
+): Promise<RawResponse> {
+  const body = Buffer.from(options.body ?? '');
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      url.replace(/\/$/, '') + options.path,
+      {
+        method: 'GET',
+        headers: {
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+          'content-type': 'application/json',
+          'content-length': String(body.length),
+          ...options.headers,
+        },
+        timeout: 30_000,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(response.headers))
+            if (typeof value === 'string') headers.set(name, value);
+          let json: unknown;
+          try {
+            json = text === '' ? undefined : JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: response.statusCode ?? 0, headers, text, json });
+        });
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error('request timed out')));
+    request.on('error', reject);
+    request.end(body);
+  });
 }

@@ -53,5 +53,6 @@ export async function sqlSend(
     bodyHash: 'bench',
     removeSelf: true,
     addParticipants: true,
+    turnLimit: 0, // as BENCH_BROKER_ENV: counted, never noted
   });
 }

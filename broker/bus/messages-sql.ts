@@ -13,10 +13,11 @@ interface MessageRow {
   reply_to: string | null;
   traceparent: string | null;
   created_at: Date;
+  turn_limit: boolean;
 }
 
 const MESSAGE_COLUMNS = `m.id::text AS id, m.thread_id::text AS thread_id, m.sender, m.to_list, m.kind, m.hand,
-  m.content, m.input, m.reply_to::text AS reply_to, m.traceparent, m.created_at`;
+  m.content, m.input, m.reply_to::text AS reply_to, m.traceparent, m.created_at, m.turn_limit`;
 
 /** A message row in its wire shape: optional fields absent rather than null. */
 export function toWireMessage(row: MessageRow): Message {
@@ -33,6 +34,7 @@ export function toWireMessage(row: MessageRow): Message {
   if (row.input !== null) message.input = row.input;
   if (row.reply_to !== null) message.reply_to = row.reply_to;
   if (row.traceparent !== null) message.traceparent = row.traceparent;
+  if (row.turn_limit) message.turn_limit = true;
   return message;
 }
 
@@ -53,6 +55,8 @@ export interface PersistRequest {
   removeSelf: boolean;
   /** `hand` messages do not add participants (B.59). */
   addParticipants: boolean;
+  /** NEXUS_THREAD_TURN_LIMIT (B.83): aspects' chat messages per thread between operator messages; 0 = off. */
+  turnLimit: number;
 }
 
 export interface PersistResult {
@@ -62,13 +66,17 @@ export interface PersistResult {
   held_for: string[];
   recipients: string[];
   repeated: boolean;
+  /** The turn-limit note this send posted (B.83), to announce with the message; null if none. */
+  note_id: string | null;
+  note_recipients: string[];
 }
 
-/** Persists one message with the locks of B.1, in one round trip (migration 0002). */
+/** Persists one message with the locks of B.1, in one round trip (`nexus_send`, migration 0016). */
 export async function persistMessage(db: Queryable, r: PersistRequest): Promise<PersistResult> {
   const result = await db.query<PersistResult>(
-    `SELECT id::text AS id, thread_id::text AS thread_id, created_at, held_for, recipients, repeated
-       FROM nexus_send($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+    `SELECT id::text AS id, thread_id::text AS thread_id, created_at, held_for, recipients, repeated,
+            note_id::text AS note_id, note_recipients
+       FROM nexus_send($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
     [
       r.sender,
       r.admin,
@@ -84,6 +92,7 @@ export async function persistMessage(db: Queryable, r: PersistRequest): Promise<
       r.bodyHash,
       r.removeSelf,
       r.addParticipants,
+      r.turnLimit,
     ],
   );
   return result.rows[0] as PersistResult;

@@ -202,6 +202,24 @@ describe('messages and threads over HTTP', () => {
     });
   });
 
+  it("reads an empty `to` as no `to`: the thread's participants (B.86)", async () => {
+    const { body } = await send(alice, { content: 'start', to: ['bob', 'carol'] });
+    const reply = await send(bob, { content: 'to everyone here', to: [], thread_id: body.thread_id });
+    expect(reply.status).toBe(201);
+    const rows = await admin.get<{ messages: Message[] }>(`/v1/messages?thread_id=${body.thread_id}`);
+    expect(rows.messages.at(-1)).toMatchObject({ id: reply.body.id, to: [] });
+    for (const reader of [alice, carol]) {
+      const mine = await reader.http.get<{ messages: Message[] }>('/v1/messages?limit=1000');
+      expect(mine.messages.map((m) => m.id)).toContain(reply.body.id);
+    }
+    // With no thread and no frame, an empty `to` has no one, exactly like no `to`.
+    await expectRefusedWithoutChange(() => send(alice, { content: 'anyone?', to: [] }), {
+      status: 400,
+      code: 'no_recipient',
+      message: /no frame is registered/,
+    });
+  });
+
   it('refuses op:NAME when no admin token carries the name, and delivers to a named operator', async () => {
     await expectRefusedWithoutChange(() => send(alice, { content: 'hey op', to: ['op:nobody'] }), {
       status: 400,

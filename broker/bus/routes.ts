@@ -10,7 +10,7 @@ import {
 import type { Queryable } from '../db/pool.js';
 import { withDatabaseRetry } from '../db/retry.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { jsonBody } from '../http/body.js';
+import { jsonBody, noBody, noQuery } from '../http/body.js';
 import { callerOf } from '../http/authenticate.js';
 import type { MessageService } from './send.js';
 import { isParticipant, listThreads, readHistory, threadExists } from './messages-sql.js';
@@ -20,6 +20,7 @@ export function busRoutes(deps: { db: Queryable; messages: MessageService; audit
   const router = Router();
 
   router.post('/v1/messages', async (req, res) => {
+    noQuery(req);
     const body = parseOrThrow(SendRequest, jsonBody(req));
     const outcome = await deps.messages.send(callerOf(res), body);
     res.status(outcome.created ? 201 : 200).json(outcome.reply);
@@ -28,6 +29,7 @@ export function busRoutes(deps: { db: Queryable; messages: MessageService; audit
   router.get('/v1/messages', async (req, res) => {
     const caller = callerOf(res);
     const query = parseOrThrow(HistoryQuery, req.query);
+    noBody(req);
     if (query.thread_id !== undefined) await requireThreadReader(deps, caller, query.thread_id);
     const messages = await withDatabaseRetry(() =>
       readHistory(deps.db, {
@@ -45,6 +47,7 @@ export function busRoutes(deps: { db: Queryable; messages: MessageService; audit
   router.get('/v1/threads', async (req, res) => {
     const caller = callerOf(res);
     const query = parseOrThrow(ThreadsQuery, req.query);
+    noBody(req);
     const threads = await withDatabaseRetry(() =>
       listThreads(deps.db, {
         ...(caller.admin ? {} : { participant: caller.address ?? '' }),
@@ -60,6 +63,8 @@ export function busRoutes(deps: { db: Queryable; messages: MessageService; audit
   router.get('/v1/threads/:id', async (req, res) => {
     const caller = callerOf(res);
     const { id } = parseOrThrow(ThreadPath, req.params);
+    noQuery(req);
+    noBody(req);
     await requireThreadReader(deps, caller, id);
     const [thread] = await withDatabaseRetry(() => listThreads(deps.db, { id, limit: 1, order: 'asc' }));
     res.json(thread);

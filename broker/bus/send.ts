@@ -26,7 +26,8 @@ export interface BrokerWrittenFields {
 
 /**
  * Sends messages: checks the caller's identity against the body, persists with the locks of B.1,
- * then announces the message for delivery after commit.
+ * then announces the message for delivery after commit, with the turn-limit note the send may
+ * have posted (B.83).
  */
 export class MessageService {
   constructor(
@@ -34,6 +35,8 @@ export class MessageService {
     private readonly announcer: DeliveryAnnouncer,
     private readonly audit: AuditLog,
     private readonly metrics: BrokerMetrics,
+    /** NEXUS_THREAD_TURN_LIMIT: passed to every send, which keeps the count (B.83); 0 = off. */
+    private readonly turnLimit: number,
   ) {}
 
   async send(
@@ -68,6 +71,7 @@ export class MessageService {
         bodyHash: idempotencyKey === undefined ? '' : bodyHash(body),
         removeSelf: brokerWritten === undefined,
         addParticipants: kind !== 'hand',
+        turnLimit: this.turnLimit,
       });
     const result = await withDatabaseRetry(() => persistWithIdempotencyRace(persist)).catch(
       (err: unknown) => {
@@ -77,10 +81,7 @@ export class MessageService {
         throw refusal ?? err;
       },
     );
-    if (!result.repeated) {
-      this.metrics.messagesTotal.inc({ kind });
-      this.announcer.announce({ id: result.id, threadId: result.thread_id, recipients: result.recipients });
-    }
+    if (!result.repeated) this.announce(result, kind);
     return { reply: toReply(result), created: !result.repeated };
   }
 
@@ -110,15 +111,22 @@ export class MessageService {
       bodyHash: '',
       removeSelf: true,
       addParticipants: true,
+      turnLimit: this.turnLimit,
     });
-    return {
-      id: result.id,
+    return { id: result.id, threadId: result.thread_id, announce: () => this.announce(result, 'chat') };
+  }
+
+  /** Counts and announces a committed message, and the turn-limit note it brought (B.83). */
+  private announce(result: PersistResult, kind: MessageKind): void {
+    this.metrics.messagesTotal.inc({ kind });
+    this.announcer.announce({ id: result.id, threadId: result.thread_id, recipients: result.recipients });
+    if (result.note_id === null) return;
+    this.metrics.messagesTotal.inc({ kind: 'system' });
+    this.announcer.announce({
+      id: result.note_id,
       threadId: result.thread_id,
-      announce: () => {
-        this.metrics.messagesTotal.inc({ kind: 'chat' });
-        this.announcer.announce({ id: result.id, threadId: result.thread_id, recipients: result.recipients });
-      },
-    };
+      recipients: result.note_recipients,
+    });
   }
 }
 

@@ -16,7 +16,7 @@ import {
 import type { z } from 'zod';
 import type { AuditLog } from '../audit/audit-log.js';
 import { requireAdmin, type Principal } from '../auth/principal.js';
-import { jsonBody } from '../http/body.js';
+import { jsonBody, noBody, noQuery } from '../http/body.js';
 import { callerOf } from '../http/authenticate.js';
 import type { ControlService } from './control-service.js';
 
@@ -64,6 +64,7 @@ export function controlRoutes(deps: { control: ControlService; audit: AuditLog }
     const caller = admin(res, 'control.list_sessions', String(req.params.name));
     const name = parseOrThrow(AspectName, req.params.name);
     const { wait_s } = parseOrThrow(ControlWaitQuery, req.query);
+    noBody(req);
     const reply = await deps.control.request(caller, name, 'list_sessions', {}, wait_s);
     res.status(reply.status).json(reply.body);
   });
@@ -73,6 +74,7 @@ export function controlRoutes(deps: { control: ControlService; audit: AuditLog }
     const name = parseOrThrow(AspectName, req.params.name);
     const sid = parseOrThrow(SessionId, req.params.sid);
     const { wait_s, ...page } = parseOrThrow(TreeQuery, req.query);
+    noBody(req);
     const reply = await deps.control.request(caller, name, 'tree', { sid, ...page }, wait_s);
     res.status(reply.status).json(reply.body);
   });
@@ -80,6 +82,8 @@ export function controlRoutes(deps: { control: ControlService; audit: AuditLog }
   router.get('/v1/aspects/:name/control/:request_id', async (req, res) => {
     admin(res, 'control.read', String(req.params.name));
     const path = parseOrThrow(ControlRequestPath, req.params);
+    noQuery(req);
+    noBody(req);
     res.json(await deps.control.state(parseOrThrow(AspectName, path.name), path.request_id));
   });
 

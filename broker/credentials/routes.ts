@@ -2,7 +2,6 @@ import { Router, type Response } from 'express';
 import {
   CredentialGrantPath,
   CredentialPath,
-  EmptyBody,
   FetchCredentialRequest,
   GrantCredentialRequest,
   StoreCredentialRequest,
@@ -11,7 +10,7 @@ import {
 import type { AuditLog } from '../audit/audit-log.js';
 import { requireAdmin, type Principal } from '../auth/principal.js';
 import { callerOf } from '../http/authenticate.js';
-import { jsonBody } from '../http/body.js';
+import { jsonBody, noBody, noQuery } from '../http/body.js';
 import { noSecretKey, type CredentialService } from './credential-service.js';
 
 export interface CredentialRouteDeps {
@@ -52,6 +51,7 @@ export function credentialRoutes(deps: CredentialRouteDeps): Router {
   router.put('/v1/credentials/:name', async (req, res) => {
     const caller = await admin(res, 'credential.store', req.params.name);
     const { name } = parseOrThrow(CredentialPath, req.params);
+    noQuery(req);
     const body = parseOrThrow(StoreCredentialRequest, jsonBody(req));
     const { created, info } = await deps.credentials.store(caller, name, body);
     res.status(created ? 201 : 200).json(info);
@@ -59,13 +59,16 @@ export function credentialRoutes(deps: CredentialRouteDeps): Router {
 
   router.get('/v1/credentials', async (req, res) => {
     await admin(res, 'credential.list', null);
-    parseOrThrow(EmptyBody, req.query);
+    noQuery(req);
+    noBody(req);
     res.json({ credentials: await deps.credentials.list() });
   });
 
   router.delete('/v1/credentials/:name', async (req, res) => {
     const caller = await admin(res, 'credential.delete', req.params.name);
     const { name } = parseOrThrow(CredentialPath, req.params);
+    noQuery(req);
+    noBody(req);
     await deps.credentials.remove(caller, name);
     res.status(204).end();
   });
@@ -73,6 +76,7 @@ export function credentialRoutes(deps: CredentialRouteDeps): Router {
   router.post('/v1/credentials/:name/grants', async (req, res) => {
     const caller = await admin(res, 'credential.grant', req.params.name);
     const { name } = parseOrThrow(CredentialPath, req.params);
+    noQuery(req);
     const { aspect } = parseOrThrow(GrantCredentialRequest, jsonBody(req));
     await deps.credentials.grant(caller, name, aspect);
     res.status(204).end();
@@ -81,12 +85,15 @@ export function credentialRoutes(deps: CredentialRouteDeps): Router {
   router.delete('/v1/credentials/:name/grants/:aspect', async (req, res) => {
     const caller = await admin(res, 'credential.revoke_grant', req.params.name);
     const { name, aspect } = parseOrThrow(CredentialGrantPath, req.params);
+    noQuery(req);
+    noBody(req);
     await deps.credentials.revokeGrant(caller, name, aspect);
     res.status(204).end();
   });
 
   router.post('/v1/credentials/:name/fetch', async (req, res) => {
     const { name } = parseOrThrow(CredentialPath, req.params);
+    noQuery(req);
     const body = parseOrThrow(FetchCredentialRequest, jsonBody(req));
     const reply = await deps.credentials.fetch(callerOf(res), name, body);
     res.set('Cache-Control', 'no-store'); // the one reply carrying a value: no cache may keep it

@@ -150,7 +150,16 @@ export class HandService {
         }),
       );
     } catch (err) {
-      throw refusalFromDatabase(err) ?? err;
+      const refusal = refusalFromDatabase(err);
+      // A dispatch is a message to its target: comms.send_to applies, and a refusal is an
+      // envelope like every other refusal of a dispatch (SPEC section 6, Appendix A).
+      if (refusal && isCommsRefusal(refusal)) {
+        this.deps.audit.denied(caller, 'hand.dispatch', `${request.target}/${request.hand}`, {
+          reason: 'comms.send_to',
+        });
+        return refuse(envelope('forbidden', refusal.message));
+      }
+      throw refusal ?? err;
     }
     switch (queued.outcome) {
       case 'stay_down':
@@ -352,6 +361,12 @@ export class HandService {
   announceEnded(ended: sql.EndedDispatch[]): void {
     announceEnded(this.deps, ended);
   }
+}
+
+/** Whether `nexus_send` refused because the sender's comms.send_to does not name a recipient. */
+function isCommsRefusal(refusal: WireError): boolean {
+  const details = refusal.details as { reason?: unknown } | undefined;
+  return refusal.code === 'forbidden' && details?.reason === 'comms.send_to';
 }
 
 function toInfo(row: sql.DispatchRow): DispatchInfo {

@@ -48,9 +48,29 @@ describe('Hand dispatch through the broker API', () => {
     expect(denied.entries.some((e) => e.outcome === 'denied' && e.actor === 'aspect:bob')).toBe(true);
   });
 
+  it('answers a dispatch that comms.send_to forbids with a forbidden envelope, storing nothing', async () => {
+    const narrow = await register('narrow', { comms: { send_to: ['alice'] } });
+    const before = { dispatches: await count('hand_dispatches'), messages: await count('messages') };
+    const refused = await dispatch(narrow, { target: 'helper', hand: 'summarise', content: 'hi' });
+    expect(refused).toMatchObject({
+      status: 200,
+      body: {
+        dispatch_id: null,
+        state: 'rejected',
+        thread_id: null,
+        result: { status: 'forbidden', summary: 'narrow may not message helper (comms.send_to)' },
+      },
+    });
+    expect({ dispatches: await count('hand_dispatches'), messages: await count('messages') }).toEqual(before);
+    const denied = await admin().get<{ entries: AuditEntry[] }>('/v1/audit?actor=aspect:narrow&limit=100');
+    expect(denied.entries).toContainEqual(
+      expect.objectContaining({ action: 'hand.dispatch', outcome: 'denied', target: 'helper/summarise' }),
+    );
+  });
+
   it('answers a bad body with 400 naming the field, and a worker token may not dispatch', async () => {
     const bad = await errorOf(
-      dispatch(api.alice, { target: 'helper', hand: 'summarise', content: 'x', deadline_s: 9000 }),
+      dispatch(api.alice, { target: 'helper', hand: 'summarise', content: 'x', deadline_s: 0 }),
     );
     expect(bad).toMatchObject({ status: 400, code: 'invalid_request' });
     expect(bad?.message).toContain('deadline_s');
@@ -63,6 +83,19 @@ describe('Hand dispatch through the broker API', () => {
     ).toMatchObject({
       status: 403,
     });
+  });
+
+  it('accepts a deadline_s over 7200 and caps it at 7200 s (SPEC section 6)', async () => {
+    const queued = await dispatch(api.alice, {
+      target: 'helper',
+      hand: 'summarise',
+      content: 'a long one',
+      deadline_s: 9000,
+    });
+    expect(queued.status).toBe(202);
+    const { dispatch_id: id } = queued.body as { dispatch_id: string };
+    const { rows } = await api.sql.query('SELECT deadline_s FROM hand_dispatches WHERE id = $1', [id]);
+    expect(rows[0]).toEqual({ deadline_s: 7200 });
   });
 
   it('a repeated idempotency key returns the first dispatch', async () => {

@@ -105,6 +105,8 @@ export interface Completion {
   dispatchId: string;
   attempt: number;
   envelope: Record<string, unknown>;
+  /** The worker's trace context, carried on the `hand_result` (B.60, B.87); absent keeps the dispatch's. */
+  traceparent?: string;
 }
 
 export interface CompletedRow extends EndedDispatch {
@@ -124,13 +126,14 @@ export async function completeLeases(
 ): Promise<CompletedRow[]> {
   const { rows } = await db.query<CompletedRow>({
     name: 'nexus_complete',
-    text: 'SELECT * FROM nexus_complete($1, $2, $3, $4, $5)',
+    text: 'SELECT * FROM nexus_complete($1, $2, $3, $4, $5, $6)',
     values: [
       tokenId,
       workerId,
       items.map((i) => i.dispatchId),
       items.map((i) => i.attempt),
       items.map((i) => JSON.stringify(i.envelope)),
+      items.map((i) => i.traceparent ?? null),
     ],
   });
   return rows;

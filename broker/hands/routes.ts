@@ -5,7 +5,6 @@ import {
   CompleteRequest,
   DispatchPath,
   DispatchRequest,
-  EmptyBody,
   LeaseRequest,
   LimitsRequest,
   QueueQuery,
@@ -15,7 +14,7 @@ import {
 import type { AuditLog } from '../audit/audit-log.js';
 import { requireAdmin } from '../auth/principal.js';
 import { callerOf } from '../http/authenticate.js';
-import { jsonBody } from '../http/body.js';
+import { jsonBody, noBody, noQuery } from '../http/body.js';
 import type { HandService } from './hand-service.js';
 
 export interface HandRouteDeps {
@@ -36,6 +35,7 @@ export function handRoutes(deps: HandRouteDeps): Router {
   };
   const lease = (req: Request, res: Response) => {
     const { id } = parseOrThrow(DispatchPath, req.params);
+    noQuery(req);
     const body = parseOrThrow(LeaseRequest, jsonBody(req));
     return {
       tokenId: callerOf(res).tokenId,
@@ -46,6 +46,7 @@ export function handRoutes(deps: HandRouteDeps): Router {
   };
 
   router.post('/v1/hands/dispatch', async (req, res) => {
+    noQuery(req);
     const body = parseOrThrow(DispatchRequest, jsonBody(req));
     const { status, reply } = await hands.dispatch(callerOf(res), body);
     res.status(status).json(reply);
@@ -53,32 +54,40 @@ export function handRoutes(deps: HandRouteDeps): Router {
 
   router.get('/v1/hands/dispatches/:id', async (req, res) => {
     const { id } = parseOrThrow(DispatchPath, req.params);
+    noQuery(req);
+    noBody(req);
     res.json(await hands.read(callerOf(res), id));
   });
 
   router.post('/v1/hands/dispatches/:id/abort', async (req, res) => {
     const { id } = parseOrThrow(DispatchPath, req.params);
-    parseOrThrow(EmptyBody, jsonBody(req));
+    noQuery(req);
+    noBody(req);
     res.json(await hands.abort(callerOf(res), id));
   });
 
-  router.get('/v1/hands/limits', async (_req, res) => {
+  router.get('/v1/hands/limits', async (req, res) => {
     admin(res, 'hand.limits');
+    noQuery(req);
+    noBody(req);
     res.json(await hands.limits());
   });
 
   router.put('/v1/hands/limits', async (req, res) => {
     const caller = admin(res, 'hand.limits');
+    noQuery(req);
     res.json(await hands.setLimits(caller, parseOrThrow(LimitsRequest, jsonBody(req))));
   });
 
   router.get('/v1/hands/queue', async (req, res) => {
     admin(res, 'hand.queue');
     const query = parseOrThrow(QueueQuery, req.query);
+    noBody(req);
     res.json(await hands.queue(query.target ?? null, query.limit));
   });
 
   router.post('/v1/workers/claim', async (req, res) => {
+    noQuery(req);
     const body = parseOrThrow(ClaimRequest, jsonBody(req));
     const claimed = await hands.workers.claim(
       callerOf(res),
@@ -117,17 +126,15 @@ export function handRoutes(deps: HandRouteDeps): Router {
 
   router.post('/v1/workers/dispatches/:id/complete', async (req, res) => {
     const { id } = parseOrThrow(DispatchPath, req.params);
-    const {
-      worker_id: workerId,
-      traceparent: _traceparent,
-      ...result
-    } = parseOrThrow(CompleteRequest, jsonBody(req));
+    noQuery(req);
+    const { worker_id: workerId, ...result } = parseOrThrow(CompleteRequest, jsonBody(req));
     const [outcome] = await hands.workers.complete(callerOf(res), workerId, [{ dispatch_id: id, ...result }]);
     if (outcome && 'error' in outcome) throw new WireError('conflict', outcome.error.message);
     res.json({ state: 'done' });
   });
 
   router.post('/v1/workers/complete', async (req, res) => {
+    noQuery(req);
     const body = parseOrThrow(BatchCompleteRequest, jsonBody(req));
     res.json({ results: await hands.workers.complete(callerOf(res), body.worker_id, body.results) });
   });

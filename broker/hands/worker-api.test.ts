@@ -255,6 +255,52 @@ describe('Hand workers through the broker API', () => {
     await admin().call('PUT', '/v1/hands/limits', { n: 1, h: null });
   });
 
+  it('carries the traceparent a worker sends on complete to the hand_result, single and batch (B.60, B.87)', async () => {
+    await admin().call('PUT', '/v1/hands/limits', { n: 4, h: 6 });
+    const trace = (n: number) => `00-${String(n).padStart(32, '0')}-${String(n).padStart(16, '0')}-01`;
+    for (const content of ['single', 'batch a', 'batch b'])
+      await dispatch(api.alice, { target: 'helper', hand: 'summarise', content, traceparent: trace(1) });
+    const single = (await claim()).body.dispatch;
+    expect(single).toMatchObject({ content: 'single', traceparent: trace(1) });
+    await api.worker.post(`/v1/workers/dispatches/${single.id}/complete`, {
+      worker_id: 'w1',
+      attempt: single.attempt,
+      status: 'ok',
+      traceparent: trace(2),
+    });
+    const { dispatches: batch } = await api.worker.post<{ dispatches: ClaimedDispatch[] }>(
+      '/v1/workers/claim',
+      { worker_id: 'w1', max: 2 },
+    );
+    expect(batch.map((d) => d.content)).toEqual(['batch a', 'batch b']);
+    const [first, second] = batch as [ClaimedDispatch, ClaimedDispatch];
+    await api.worker.post('/v1/workers/complete', {
+      worker_id: 'w1',
+      results: [
+        { dispatch_id: first.id, attempt: first.attempt, status: 'ok', traceparent: trace(3) },
+        { dispatch_id: second.id, attempt: second.attempt, status: 'ok' },
+      ],
+    });
+    const resultTrace = async (id: string) => {
+      const { rows } = await api.sql.query<{ traceparent: string | null; id: string }>(
+        `SELECT m.id::text AS id, m.traceparent FROM hand_dispatches d JOIN messages m ON m.id = d.result_message_id
+          WHERE d.id = $1`,
+        [id],
+      );
+      return rows[0];
+    };
+    expect((await resultTrace(single.id))?.traceparent).toBe(trace(2));
+    expect((await resultTrace(first.id))?.traceparent).toBe(trace(3));
+    // Without one, the result continues the dispatch's own trace.
+    expect((await resultTrace(second.id))?.traceparent).toBe(trace(1));
+    // The dispatcher reads it on the delivered message.
+    const { messages } = await api.alice.get<{ messages: Message[] }>(
+      `/v1/messages?thread_id=${single.thread_id}`,
+    );
+    expect(messages.find((m) => m.kind === 'hand_result')).toMatchObject({ traceparent: trace(2) });
+    await admin().call('PUT', '/v1/hands/limits', { n: 1, h: null });
+  });
+
   it('a long-poll claim is woken by a dispatch', async () => {
     const started = Date.now();
     const waiting = claim({ wait_s: 10 });

@@ -122,8 +122,8 @@ export class WorkerLeases {
   > {
     this.requireWorker(caller, 'hand.complete');
     const completions = items.map((item) => {
-      const { dispatch_id: dispatchId, attempt, ...result } = item;
-      return { dispatchId, attempt, envelope: result };
+      const { dispatch_id: dispatchId, attempt, traceparent, ...result } = item;
+      return { dispatchId, attempt, envelope: result, ...(traceparent ? { traceparent } : {}) };
     });
     const done = await withDatabaseRetry(() =>
       sql.completeLeases(this.deps.db, caller.tokenId, workerId, completions),

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { WireError } from '../../protocol/index.js';
+import { EmptyBody, WireError, parseOrThrow } from '../../protocol/index.js';
 import { jsonErrorText } from './json-position.js';
 
 /**
@@ -15,4 +15,17 @@ export function jsonBody(req: Request): unknown {
   } catch {
     throw new WireError('invalid_json', jsonErrorText(text, 'body'));
   }
+}
+
+/**
+ * For a route that takes no body: none, or `{}`. Anything else is `400` naming the first field,
+ * as for any strict body (B.8), before the route changes anything.
+ */
+export function noBody(req: Request): void {
+  parseOrThrow(EmptyBody, jsonBody(req));
+}
+
+/** For a route that takes no query: any key is `400` naming it (B.8). */
+export function noQuery(req: Request): void {
+  parseOrThrow(EmptyBody, req.query);
 }

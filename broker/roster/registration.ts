@@ -1,5 +1,7 @@
 import pg from 'pg';
 import {
+  BROKER_SENDER,
+  RESERVED_NAME_MESSAGE,
   WireError,
   type DeregisterRequest,
   type HeartbeatRequest,
@@ -40,6 +42,8 @@ export class RegistrationService {
 
   async register(caller: Principal, body: RegisterRequest): Promise<RegisterReply> {
     this.requireAspectCaller(caller, 'aspect.register', 'only an aspect token may register');
+    // Checked here too: a token minted for the name before it was reserved cannot take it (B.84).
+    if (body.name === BROKER_SENDER) throw new WireError('invalid_request', `name: ${RESERVED_NAME_MESSAGE}`);
     if (body.name !== caller.name) {
       this.audit.denied(caller, 'aspect.register', body.name, { reason: 'identity_mismatch' });
       throw new WireError('identity_mismatch', `name: must be the token's aspect (${caller.name})`);

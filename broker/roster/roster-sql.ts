@@ -158,6 +158,26 @@ export async function countByStatus(db: Queryable): Promise<Record<AspectStatus,
   return counts;
 }
 
+export interface SocketRight {
+  name: string;
+  instance_id: string | null;
+  stay_down: boolean;
+  status: AspectStatus;
+}
+
+/**
+ * What decides whether an aspect's socket may stay open (B.3, B.89), for the aspects named: one
+ * query for all of a replica's aspect sockets.
+ */
+export async function socketRights(db: Queryable, names: string[]): Promise<SocketRight[]> {
+  const result = await db.query<SocketRight>({
+    name: 'socket-rights',
+    text: 'SELECT name, instance_id, stay_down, status FROM aspects WHERE name = ANY($1::text[])',
+    values: [names],
+  });
+  return result.rows;
+}
+
 /** The registered instance of an aspect, for the socket check of B.3. */
 export async function registeredInstance(
   db: Queryable,

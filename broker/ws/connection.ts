@@ -3,9 +3,10 @@
  *
  * States: `awaiting_hello` → `open` → `closed`.
  *   awaiting_hello --hello ok--> open          (welcome sent, mailbox pump started)
- *   awaiting_hello --bad token / no hello in time / wrong instance--> closed (4401 / 1008 / 4409)
- *   open --close by peer, revocation (4401), replacement (4409), stay-down (4403), flood (1008),
- *         silence (4408), database down (1013)--> closed
+ *   awaiting_hello --bad token / no hello in time / not the registered instance or aspect down /
+ *                  stayed down--> closed (4401 / 1008 / 4409 / 4403)
+ *   open --close by peer, revocation (4401), replacement or deregistration (4409), stay-down (4403),
+ *         flood (1008), silence (4408), database down (1013)--> closed
  *
  * Delivery: the pump pushes mailbox rows with id > `delivered`, ascending, keeping at most `window`
  * unacked frames in flight (B.54). Acks move the stored cursor forward, coalesced per connection.
@@ -39,7 +40,14 @@ export class Connection {
   principal: Principal | null = null;
   /** The mailbox this socket drains: an aspect name or `op:NAME`; null for workers and plain admin sockets. */
   mailbox: string | null = null;
+  /** The registered instance this aspect socket speaks for; null for every other socket. */
   instanceId: string | null = null;
+  /**
+   * When (performance.now()) the roster row that let this aspect socket in was read. A rights
+   * check may judge the socket only by a read that started later, or it could act on a row older
+   * than the one the hello saw.
+   */
+  rightCheckedAt = Infinity;
   subscription: { threads: Set<string> | '*'; observe: string | null } = {
     threads: new Set(),
     observe: null,
@@ -198,9 +206,11 @@ export class Connection {
       }
       const registered = await registeredInstance(this.deps.db, principal.name);
       if (registered?.stay_down) return this.close(CloseCode.stayDown, 'stay-down');
-      if (!registered || registered.instance_id !== hello.instance_id) {
+      // Only the registered, live (or stale) instance: a deregistered one registers again first (B.89).
+      if (!registered || registered.instance_id !== hello.instance_id || registered.status === 'down') {
         return this.close(CloseCode.duplicateInstance, 'not the registered instance');
       }
+      this.rightCheckedAt = performance.now();
       this.instanceId = hello.instance_id;
       this.mailbox = principal.name;
     } else if (principal.kind === 'admin' && hello.mailbox) {

@@ -14,7 +14,14 @@ export interface HubDeps {
   db: Queryable;
   logger: Logger;
   metrics: BrokerMetrics;
-  config: { heartbeatS: number; helloTimeoutS: number; wsWindow: number; pollMs: number };
+  config: {
+    heartbeatS: number;
+    helloTimeoutS: number;
+    wsWindow: number;
+    pollMs: number;
+    /** How often each replica checks its aspect sockets still hold their right (B.89). */
+    revokePollMs: number;
+  };
   authenticator: Authenticator;
   audit: AuditLog;
   messages: MessageService;

@@ -3,6 +3,11 @@
  * a send on this replica (at once), a NOTIFY hint from another replica (ids and names only), and
  * a poll every `pollMs` that asks the database which local mailboxes have anything newer. The
  * poll is what makes a lost hint cost latency, never a message.
+ *
+ * The same holds for an aspect socket's right to stay open (B.3, B.15, B.89): a stay-down, a new
+ * instance or a deregistration closes it here at once, on other replicas by a `nexus_sockets`
+ * hint, and, should that hint be lost, by the rights poll every `revokePollMs` that reads the
+ * roster rows of all local aspect sockets in one query.
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
@@ -10,6 +15,7 @@ import { CloseCode } from '../../protocol/index.js';
 import type { Notifier } from '../db/notifier.js';
 import type { Principal } from '../auth/principal.js';
 import { mailboxesWithNewer, readMessagesByIds } from '../bus/messages-sql.js';
+import { socketRights } from '../roster/roster-sql.js';
 import type { DeliveryAnnouncer } from '../bus/send.js';
 import type { SocketControl } from '../roster/registration.js';
 import { readEventsByIds } from '../events/events-sql.js';
@@ -28,6 +34,8 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
   private polling = false;
   /** Names this hub's message hints: the replica hears its own, and has shown those to observers already. */
   private readonly origin = randomUUID();
+  private rightsTimer: NodeJS.Timeout | null = null;
+  private checkingRights = false;
 
   constructor(
     private readonly deps: HubDeps,
@@ -93,6 +101,15 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
     this.notifier.notify(SOCKET_CHANNEL, { stay_down: [aspect] });
   }
 
+  /**
+   * An admin deregistered the aspect (B.89): its socket closes with 4409 everywhere, so its runtime
+   * registers again. Each replica checks the roster first: the runtime may have done so already.
+   */
+  deregistered(aspect: string): void {
+    void this.checkRights([aspect]);
+    this.notifier.notify(SOCKET_CHANNEL, { down: [aspect] });
+  }
+
   /** Handles a hint from `nexus_messages`. */
   onMessageHint(hint: Record<string, string[]>): void {
     if (hint.all) return void this.poll();
@@ -121,6 +138,7 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
       if (aspect && instanceId) this.closeStaleInstance(aspect, instanceId);
     }
     for (const aspect of hint.stay_down ?? []) this.closeStayDown(aspect);
+    if (hint.down?.length) void this.checkRights(hint.down);
   }
 
   /** Handles a hint from `nexus_events`: forward to admins observing the aspect. */
@@ -176,9 +194,50 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
 
   private closeStayDown(aspect: string): void {
     const local = this.byMailbox.get(aspect);
-    if (!local) return;
-    local.send({ type: 'control', request_id: '0', action: 'shutdown', params: { reason: 'stay_down' } });
-    local.close(CloseCode.stayDown, 'stay-down');
+    if (local) this.shutDown(local);
+  }
+
+  private shutDown(socket: Connection): void {
+    socket.send({ type: 'control', request_id: '0', action: 'shutdown', params: { reason: 'stay_down' } });
+    socket.close(CloseCode.stayDown, 'stay-down');
+  }
+
+  /**
+   * The rights poll (B.89): closes the local aspect sockets (of `only`, when given) that no longer
+   * hold the right to be open: stayed down (4403), another instance registered, or deregistered
+   * (4409). Judges only sockets let in before its read began; a check already running skips this
+   * one, and the next poll comes within `revokePollMs`.
+   */
+  async checkRights(only?: readonly string[]): Promise<void> {
+    if (this.checkingRights) return;
+    const readAt = performance.now();
+    const sockets = [...this.byMailbox.values()].filter(
+      (c) =>
+        c.instanceId !== null &&
+        c.rightCheckedAt < readAt &&
+        (only === undefined || only.includes(c.mailbox as string)),
+    );
+    if (sockets.length === 0) return;
+    this.checkingRights = true;
+    try {
+      const rows = await socketRights(
+        this.deps.db,
+        sockets.map((c) => c.mailbox as string),
+      );
+      const rights = new Map(rows.map((r) => [r.name, r]));
+      for (const socket of sockets) {
+        if (socket.state !== 'open') continue;
+        const right = rights.get(socket.mailbox as string);
+        if (right?.stay_down) this.shutDown(socket);
+        else if (!right || right.instance_id !== socket.instanceId)
+          socket.close(CloseCode.duplicateInstance, 'a newer instance registered');
+        else if (right.status === 'down') socket.close(CloseCode.duplicateInstance, 'deregistered');
+      }
+    } catch (err) {
+      this.deps.logger.debug({ err }, 'socket rights check failed; the next poll retries');
+    } finally {
+      this.checkingRights = false;
+    }
   }
 
   /** Closes every socket authenticated with a revoked token (4401). */
@@ -233,10 +292,12 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
 
   start(): void {
     this.pollTimer = setInterval(() => void this.poll(), this.deps.config.pollMs);
+    this.rightsTimer = setInterval(() => void this.checkRights(), this.deps.config.revokePollMs);
   }
 
   stop(): void {
     if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.rightsTimer) clearInterval(this.rightsTimer);
     this.closeAll(1001, 'broker shutting down');
   }
 }

@@ -8,7 +8,13 @@ const DispatchHandInput = z.strictObject({
   hand: AspectName.describe('the Hand name'),
   content: Content.describe('what to ask of the Hand'),
   input: JsonInput.optional().describe("structured input, checked against the Hand's input_schema"),
-  deadline_s: z.number().int().min(1).max(MAX_DEADLINE_S).optional().describe('default: the Hand timeout_s'),
+  // As the broker's own schema: a larger deadline is accepted and capped there (SPEC section 6).
+  deadline_s: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(`default: the Hand timeout_s; capped at ${MAX_DEADLINE_S}`),
 });
 
 /**

@@ -24,6 +24,13 @@ describe('triage', () => {
     ['an id already processed', { id: '5' }, { take: false, reason: 'duplicate' }],
     ['an id already in the session', { id: '12' }, { take: false, reason: 'duplicate' }],
     ['a hand invocation record', { kind: 'hand' }, { take: false, reason: 'hand_record' }],
+    ['a message past the thread turn limit', { turn_limit: true }, { take: false, reason: 'turn_limit' }],
+    [
+      "the broker's turn-limit note",
+      { from: 'nexus', kind: 'system', turn_limit: true },
+      { take: false, reason: 'turn_limit' },
+    ],
+    ['a system message', { from: 'nexus', kind: 'system' }, { take: true }],
     ['a result it awaits', { kind: 'hand_result', reply_to: '7' }, { take: true }],
     [
       'a result it no longer awaits',
