@@ -36,7 +36,13 @@ export class BrokerClient {
       signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
     });
     const text = await response.text();
-    const parsed: unknown = text === '' ? undefined : JSON.parse(text);
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // A gateway's HTML error page is still an HTTP error; a success that is not JSON is not ours.
+      if (response.status < 400) throw new Error(`${method} ${path}: answer ${response.status} is not JSON`);
+    }
     if (response.status >= 400) throw wireErrorFrom(response, parsed);
     return { status: response.status, body: parsed as T };
   }
@@ -66,6 +72,8 @@ function wireErrorFrom(response: Response, body: unknown): WireError {
       Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
     );
   }
-  const code: ErrorCode = response.status >= 500 ? 'internal' : 'invalid_request';
+  // A gateway in front of the broker (a proxy, an ingress) answering for a replica that is gone.
+  const gateway = response.status === 502 || response.status === 503 || response.status === 504;
+  const code: ErrorCode = gateway ? 'unavailable' : response.status >= 500 ? 'internal' : 'invalid_request';
   return new WireError(code, `HTTP ${response.status}`);
 }
