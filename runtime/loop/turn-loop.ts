@@ -55,6 +55,7 @@ export class TurnLoop {
       try {
         while (!this.deps.shutdown.aborted && !this.stayedDown) {
           await this.deps.betweenTurns();
+          if (this.deps.shutdown.aborted || this.stayedDown) break; // arrived meanwhile
           const batch = this.deps.inbox.takeNextBatch(this.held);
           if (batch.length === 0) break;
           await this.takeTurn(batch);
