@@ -49,7 +49,7 @@ describe('a tool call made while its broker replica is away (B.110)', () => {
       },
       'script.json': [
         {
-          ttft_ms: 1500,
+          ttft_ms: 3000,
           tool_calls: [{ name: 'send_message', input: { content: 'answer: {{message.content}}' } }],
         },
       ],

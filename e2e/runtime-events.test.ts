@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import pg from 'pg';
 import {
   adminClient,
   createTestDatabase,
@@ -56,7 +57,7 @@ describe('events from a runtime (B.88)', () => {
       },
       'script.json': [
         // Answers without a broker call, slowly: the broker dies and returns meanwhile.
-        { match: 'slow', reply: 'thought about it', ttft_ms: 2500 },
+        { match: 'slow', reply: 'thought about it', ttft_ms: 4000 },
         { tool_calls: [{ name: 'send_message', input: { content: 'heard: {{message.content}}' } }] },
       ],
     });
@@ -88,7 +89,7 @@ describe('events from a runtime (B.88)', () => {
     expect(quickEnd.value.data).toMatchObject({ reason: 'done', usage: expect.any(Object), cost_usd: 0 });
     expect((await events('turn.start')).map((e) => e.thread_id)).toEqual([quick.thread_id]);
 
-    // The second turn takes 2.5 s; the broker dies as it starts and is back after it ended.
+    // The second turn takes 4 s; the broker dies as it starts and is back after it ended.
     const slow = await admin().post<{ thread_id: string }>('/v1/messages', {
       content: 'slow one',
       to: ['herald'],
@@ -104,6 +105,13 @@ describe('events from a runtime (B.88)', () => {
       timeoutMs: 20_000,
       what: 'the slow turn to end while the broker is down',
     });
+    // Made while the broker was away: the events table (read directly) does not have it yet.
+    const stored = new pg.Client({ connectionString: db.url });
+    await stored.connect();
+    const early = await stored
+      .query(`SELECT 1 FROM events WHERE kind = 'turn.end' AND thread_id = $1`, [slow.thread_id])
+      .finally(() => stored.end());
+    expect(early.rowCount).toBe(0);
     const restartedAt = new Date();
     broker = await startBrokerProcess({ databaseUrl: db.url, bootstrapToken: bootstrap, port });
 

@@ -55,7 +55,7 @@ describe('stay-down reaches a running runtime (B.81)', () => {
       'script.json': [
         {
           match: 'slow',
-          ttft_ms: 3000,
+          ttft_ms: 5000,
           tool_calls: [{ name: 'send_message', input: { content: 'answer: {{message.content}}' } }],
         },
         { tool_calls: [{ name: 'send_message', input: { content: 'answer: {{message.content}}' } }] },
