@@ -129,6 +129,8 @@ function wireErrorFrom(response: Response, body: unknown): WireError {
       Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
     );
   }
-  const code: ErrorCode = response.status >= 500 ? 'internal' : 'invalid_request';
+  // A gateway in front of the broker (a proxy, an ingress) answering for a replica that is gone.
+  const gateway = response.status === 502 || response.status === 503 || response.status === 504;
+  const code: ErrorCode = gateway ? 'unavailable' : response.status >= 500 ? 'internal' : 'invalid_request';
   return new WireError(code, `HTTP ${response.status}`);
 }

@@ -163,9 +163,11 @@ export class SocketClient {
     this.raw({ type: 'ack', id });
   }
 
-  /** Sends a frame as is (for tests and tools). */
-  raw(frame: unknown): void {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+  /** Sends a frame as is (for tests and tools); false when the socket is not open and it was not sent. */
+  raw(frame: unknown): boolean {
+    if (this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
   }
 
   /** Sends a message and resolves with the `sent` or `error` frame. */

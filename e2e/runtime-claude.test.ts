@@ -72,13 +72,14 @@ describe('an aspect on claude-api answers a peer through send_message', () => {
     peer.socket?.close();
   });
 
-  it('stops a runaway model that always calls another tool at deliberation.max_turns (fault 20)', async () => {
+  it('stops a runaway model that always calls another tool at deliberation.max_turns, its cost attributed (fault 20)', async () => {
     const { double } = env;
     const before = double.messageRequests().length;
     // Exactly max_turns replies are queued; a fourth call would get the default text and fail the count below.
     for (let i = 0; i < 3; i++)
       double.reply({
         toolCalls: [{ name: 'send_message', input: { content: `again ${i}`, to: ['nobody-here'] } }],
+        usage: { input_tokens: 1000, output_tokens: 200, cache_read_input_tokens: 500 },
       });
     const { agent: loopy, home } = await env.start({
       name: 'loopy',
@@ -101,7 +102,29 @@ describe('an aspect on claude-api answers a peer through send_message', () => {
         { timeoutMs: 20_000, what: 'the turn to end' },
       );
       const entries = turnEnd.value;
-      expect(entries.find((e) => e.kind === 'custom.turn_end')?.payload?.reason).toBe('max_turns');
+      // Three calls of claude-sonnet-4-5 ($3 in, $15 out per million; cache reads counted as input).
+      const usage = {
+        input_tokens: 3000,
+        output_tokens: 600,
+        cache_read_input_tokens: 1500,
+        cache_creation_input_tokens: 0,
+      };
+      const cost = (4500 * 3 + 600 * 15) / 1_000_000;
+      const ended = entries.find((e) => e.kind === 'custom.turn_end') as { payload: Record<string, unknown> };
+      expect(ended.payload).toMatchObject({ reason: 'max_turns', usage });
+      expect(ended.payload.cost_usd).toBeCloseTo(cost, 9);
+      const event = await waitUntil(
+        async () =>
+          (
+            await admin.get<{ events: { thread_id?: string; data: Record<string, unknown> }[] }>(
+              '/v1/events?aspect=loopy&kind=turn.end',
+            )
+          ).events[0],
+        { timeoutMs: 10_000, what: 'the turn.end event' },
+      );
+      expect(event.value.thread_id).toBeUndefined(); // a global session's event (B.88)
+      expect(event.value.data).toMatchObject({ reason: 'max_turns', usage });
+      expect(event.value.data.cost_usd).toBeCloseTo(cost, 9);
       expect(entries.filter((e) => e.kind === 'turn.assistant')).toHaveLength(3);
       expect(entries.filter((e) => e.kind === 'turn.tool_result').at(-1)?.payload?.content).toBe(
         'not executed: max_turns',

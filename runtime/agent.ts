@@ -3,12 +3,15 @@
  * and runs one turn at a time from the inbox. Messages are acknowledged only after the turn that
  * took them is on disk (and its `custom.turn_end` written), and `state.json` follows the ack.
  *
- * States: `starting` → `running` → `stopping` → `stopped`. SIGTERM moves to `stopping`: the turn
- * in flight is aborted without writing its `turn_end`, so after a restart it is resumed (B.46);
- * nothing unprocessed is acknowledged.
+ * States: `starting` → `running` ⇄ `stayed down` → `stopping` → `stopped`. SIGTERM moves to
+ * `stopping`: the turn in flight is abandoned without writing its `turn_end`, so after a restart it
+ * is resumed (B.46); nothing unprocessed is acknowledged. The `shutdown` control (stay-down, B.81)
+ * abandons the turn the same way and takes no new one, without deregistering or exiting; the next
+ * welcomed socket (the stay-down cleared, registration accepted) resumes turns, the abandoned one
+ * first. A batch whose turn could not begin (B.82) waits unacknowledged, per thread, with backoff.
  */
-import type { Message } from '../protocol/index.js';
-import type { Logger, Readiness, TokenRefusals } from '../platform/index.js';
+import { MODELS, type Message } from '../protocol/index.js';
+import { numberSetting, type Logger, type Readiness, type TokenRefusals } from '../platform/index.js';
 import { loadHome } from './home/home.js';
 import { loadState, saveState, type RuntimeState } from './home/state.js';
 import { Sessions } from './session/sessions.js';
@@ -16,16 +19,17 @@ import { defaultMaxOutputTokens, defaultReserveTokens, shouldCompact } from './s
 import { assembleSystemPrompt } from './prompt/system-prompt.pure.js';
 import { Inbox } from './loop/inbox.js';
 import { triage } from './loop/triage.pure.js';
-import { ToolRegistry } from './loop/tools.js';
+import { ToolRegistry, type RuntimeTool } from './loop/tools.js';
 import { sendMessageTool } from './loop/bus-tools.js';
 import { dispatchHandTool } from './loop/hand-tools.js';
 import { FRAME_TOOL_FACTORIES, frameOnly } from './loop/frame-tools.js';
-import { knowledgeSearchTool, knowledgeStoreTool } from './loop/knowledge-tools.js';
+import { knowledgeSearchTool, knowledgeStoreTool, type Embedder } from './loop/knowledge-tools.js';
 import { activeRetrieval } from './loop/active-retrieval.js';
 import { providerEmbedder } from './loop/embedder.js';
-import { awaitedDispatches } from './loop/awaited.pure.js';
-import { branchTo } from './session/context.pure.js';
-import { continueTurn, runTurn, type TurnDeps } from './loop/turn.js';
+import { NO_FACTS, sessionFacts, unfinishedTurn, type SessionFacts } from './loop/session-facts.js';
+import { continueTurn, runTurn, TurnNotStarted, type TurnDeps } from './loop/turn.js';
+import { TurnLoop } from './loop/turn-loop.js';
+import { retryingPoster, type BrokerCaller } from './loop/broker-retry.js';
 import { compact } from './loop/compactor.js';
 import { crashPoints } from './loop/crash-points.js';
 import { BrokerSession } from './broker-session.js';
@@ -36,12 +40,6 @@ import { answerStatelessly } from './loop/stateless.js';
 import { applyControl, type SessionControlDeps } from './control/session-control.js';
 import { observedProvider } from './providers/observed.js';
 import { NO_METRICS, type RuntimeMetrics } from './observability/runtime-events.js';
-
-interface SessionFacts {
-  seen: ReadonlySet<string>;
-  awaited: ReadonlySet<string>;
-}
-const NO_FACTS: SessionFacts = { seen: new Set(), awaited: new Set() };
 
 /** The event each state-changing control action publishes when it succeeds. */
 const CONTROL_EVENTS: Record<string, string> = {
@@ -64,19 +62,24 @@ export interface AgentOptions {
   /** Registration was refused for good (B.80); the caller ends the process with `line`. */
   onTokenRefused: (line: string) => void;
   metrics?: RuntimeMetrics;
+  /** Where `NEXUS_TOOL_RETRY_S` and `NEXUS_REGISTER_RETRY_CAP_S` are read; default process.env. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface RunningAgent {
   stop(): Promise<void>;
   /** Ready means registered with the broker and the socket open (`/readyz`). */
   ready(): Readiness;
-  /** Resolves when the inbox is empty and no turn runs (for tests). */
-  idle(): Promise<void>;
 }
 
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { logger } = options;
   const metrics = options.metrics ?? NO_METRICS;
+  const env = options.env ?? process.env;
+  // B.110: how long a turn's broker call retries transient failures before the model sees them.
+  const toolRetryMs = numberSetting(env, 'NEXUS_TOOL_RETRY_S', 60, 0, 3600) * 1000;
+  // B.15's 30 s registration cap; tests shorten it to see a cleared stay-down resume quickly.
+  const registerCapMs = numberSetting(env, 'NEXUS_REGISTER_RETRY_CAP_S', 30, 0.1, 30) * 1000;
   const home = await loadHome(options.homeDir);
   const state: RuntimeState = await loadState(options.homeDir);
   await saveState(options.homeDir, state);
@@ -130,9 +133,16 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       kick();
     },
     onControl: (request) => {
+      if (request.action === 'shutdown') return stayDown(request.request_id);
       controls.push(request);
       kick();
     },
+    onConnected: () => {
+      if (loop.isStayedDown)
+        logger.info({ aspect: config.name }, 'stay-down cleared; taking turns again (B.81)');
+      loop.resume();
+    },
+    maxBackoffMs: registerCapMs,
     stats: () => ({
       sessions: sessions.all().map(({ sid }) => ({ sid, tokens: lastTokens.get(sid) ?? 0, window })),
       compactions,
@@ -143,11 +153,21 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const choice = await chooseProvider(home, broker, logger);
   const provider = observedProvider(choice.provider, config.name, metrics);
   const call = callWithRetry(() => choice.credential);
+  const model = config.provider.model ?? 'scripted';
+  if (provider.kind !== 'scripted' && !(model in MODELS))
+    logger.warn({ model }, 'no price known for this model; its cost counts as 0 (B.19)');
+  const poster = retryingPoster(broker.http, { windowMs: toolRetryMs }, logger);
   const tools = new ToolRegistry();
   const embed = providerEmbedder(provider, logger); // B.90: hybrid knowledge search
-  for (const name of offeredTools)
-    tools.register<unknown>(TOOL_FACTORIES[name as keyof typeof TOOL_FACTORIES](broker.http, { embed }));
+  for (const name of offeredTools) {
+    const factory = TOOL_FACTORIES[name];
+    if (factory) tools.register(factory(poster, { embed }));
+  }
+  // Not a tool call (B.110): a failed search costs the note, never the turn's start.
   const beforeTurn = activeRetrieval(config, { broker: broker.http, logger, embed });
+  /** B.88: turn events carry their session's thread; null for the global session. */
+  const sessionThread = (session: TurnDeps['session']): string | null =>
+    config.context_mode === 'thread' ? session.header.sid : null;
   const lastTokens = new Map<string, number>();
   metrics.watchContextRatio(config.name, () => Math.max(0, ...lastTokens.values()) / (window as number));
   const controls: { request_id: string; action: string; params: unknown }[] = [];
@@ -159,24 +179,20 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     reserveTokens,
     keepRecentTurns: config.compaction.keep_recent_turns,
     tokensOf: (sid) => lastTokens.get(sid) ?? 0,
-    summariser: { provider, model: config.provider.model ?? 'scripted', call, signal: shutdown.signal },
+    summariser: { provider, model, call, signal: shutdown.signal },
   };
 
-  /** `taken` collects the ids of mid-turn arrivals, so they are acknowledged with the batch (B.17). */
-  const turnDeps = (session: TurnDeps['session'], taken: string[]): TurnDeps => ({
+  /** `taken` collects mid-turn arrivals, so they are acknowledged (or requeued) with the batch (B.17). */
+  const turnDeps = (session: TurnDeps['session'], taken: Message[], signal: AbortSignal): TurnDeps => ({
     session,
     systemPrompt,
     provider,
     call,
     tools,
-    settings: {
-      model: config.provider.model ?? 'scripted',
-      maxTurns: config.deliberation.max_turns,
-      maxOutputTokens,
-    },
+    settings: { model, maxTurns: config.deliberation.max_turns, maxOutputTokens },
     takeArrivals: (threadId) => {
       const arrivals = inbox.takeThread(threadId);
-      taken.push(...arrivals.map((m) => m.id));
+      taken.push(...arrivals);
       const facts = arrivals.length > 0 ? sessionFacts(session) : NO_FACTS;
       return arrivals.filter((m) => takes(m, facts));
     },
@@ -188,21 +204,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       return estimate > (window as number) - maxOutputTokens && (await compactSession(session, estimate));
     },
     crash,
-    signal: shutdown.signal,
+    toolCalled: (toolCall) => broker.publish('tool.call', sessionThread(session), toolCall),
+    signal,
   });
-
-  /**
-   * What triage needs from a session, read once per batch: the message ids recorded in its
-   * `turn.user` entries (B.17) and the Hand invocations its current branch awaits (B.11).
-   */
-  const sessionFacts = (session: TurnDeps['session'] | null): SessionFacts => {
-    const seen = new Set<string>();
-    if (!session) return NO_FACTS;
-    for (const e of session.entries)
-      if (e.kind === 'turn.user') for (const id of e.payload.message_ids) seen.add(id);
-    const branch = session.head ? branchTo(session.entries, session.head).branch : [];
-    return { seen, awaited: awaitedDispatches(branch) };
-  };
 
   const takes = (message: Message, facts: SessionFacts): boolean =>
     triage(message, {
@@ -212,9 +216,22 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       awaitedDispatches: facts.awaited,
     }).take;
 
-  /** Runs a batch; `taken` starts as its ids and gains the mid-turn arrivals the turn takes. */
-  async function processBatch(batch: Message[], taken: string[]): Promise<void> {
+  /** B.82: the provider's credential is fetched before a turn begins, so a failure leaves it unbegun. */
+  async function credentialReady(): Promise<void> {
+    try {
+      await choice.credential?.get();
+    } catch (err) {
+      throw new TurnNotStarted(new Error(`the provider credential could not be fetched: ${String(err)}`));
+    }
+  }
+
+  /**
+   * Runs a batch; `taken` starts as its messages and gains the mid-turn arrivals the turn takes.
+   * Throws TurnNotStarted when its turn could not begin (B.82).
+   */
+  async function processBatch(batch: Message[], taken: Message[], signal: AbortSignal): Promise<void> {
     const threadId = (batch[0] as Message).thread_id;
+    await credentialReady();
     if (config.context_mode === 'stateless') {
       for (const message of batch) {
         if (takes(message, NO_FACTS))
@@ -223,15 +240,17 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
             systemPrompt,
             provider,
             call,
-            broker: broker.http,
-            model: config.provider.model ?? 'scripted',
+            broker: poster,
+            model,
             maxOutputTokens,
-            signal: shutdown.signal,
+            signal,
           });
       }
       return;
     }
-    const session = await sessions.forThread(threadId);
+    const session = await sessions.forThread(threadId).catch((err: unknown) => {
+      throw new TurnNotStarted(err);
+    });
     const unfinished = unfinishedTurn(session);
     const facts = sessionFacts(session);
     const fresh = batch.filter((m) => takes(m, facts));
@@ -240,15 +259,23 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       const started = performance.now();
       await afterTurn(
         session,
-        await continueTurn(unfinished.threadId, unfinished.messageIds, turnDeps(session, taken)),
+        await continueTurn(unfinished.threadId, unfinished.messageIds, turnDeps(session, taken, signal)),
         started,
       );
     }
     if (fresh.length === 0) return;
     await beforeTurn?.(session, fresh); // B.18: a thread's first batch may bring a knowledge note
-    broker.publish('turn.start', threadId, { message_ids: fresh.map((m) => m.id) });
     const started = performance.now();
-    await afterTurn(session, await runTurn(fresh, turnDeps(session, taken)), started);
+    const outcome = await runTurn(fresh, {
+      ...turnDeps(session, taken, signal),
+      // Published once `turn.user` is durable: a turn that could not begin never started.
+      turnStarted: (messageIds) =>
+        broker.publish('turn.start', sessionThread(session), {
+          sid: session.header.sid,
+          message_ids: messageIds,
+        }),
+    });
+    await afterTurn(session, outcome, started);
   }
 
   async function afterTurn(
@@ -258,11 +285,19 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   ): Promise<void> {
     const seconds = (performance.now() - startedAt) / 1000;
     metrics.record({ type: 'turn:ended', aspect: config.name, reason: outcome.reason, seconds });
-    broker.publish(outcome.reason === 'error' ? 'error' : 'turn.end', undefined, {
+    // Every turn ends with turn.end (B.46, B.88: usage and cost attributed); a failed one is an error too.
+    broker.publish('turn.end', sessionThread(session), {
+      sid: session.header.sid,
       reason: outcome.reason,
+      message_ids: outcome.messageIds,
       usage: outcome.usage,
-      ...(outcome.error ? { error: outcome.error } : {}),
+      cost_usd: outcome.costUsd,
     });
+    if (outcome.reason === 'error')
+      broker.publish('error', sessionThread(session), {
+        error: outcome.error ?? 'turn failed',
+        usage: outcome.usage,
+      });
     if (!outcome.lastCallUsage) return;
     const tokens = totalTokens(outcome.lastCallUsage);
     lastTokens.set(session.header.sid, tokens);
@@ -277,7 +312,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         session,
         config.compaction.keep_recent_turns,
         tokens,
-        { provider, model: config.provider.model ?? 'scripted', call, signal: shutdown.signal },
+        { provider, model, call, signal: shutdown.signal },
         // B.49: the kept turns must fit under the compaction threshold, or lose old tool results.
         { keptBudgetTokens: (window as number) - reserveTokens },
       );
@@ -286,7 +321,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       metrics.record({ type: 'session:compacted', aspect: config.name });
       lastCompactionAt = new Date().toISOString();
       lastTokens.set(session.header.sid, result.tokensAfter);
-      broker.publish('compaction', undefined, { ...result });
+      broker.publish('compaction', sessionThread(session), { sid: session.header.sid, ...result });
       return true;
     } catch (err) {
       logger.warn({ err: String(err) }, 'compaction failed; will try again later');
@@ -312,8 +347,6 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     if (reaped.length > 0) logger.info({ sids: reaped }, 'idle thread sessions reaped');
   }
 
-  let running: Promise<void> | null = null;
-  const idleWaiters: (() => void)[] = [];
   /** Session changes made by control are events too (SPEC section 10: rewind, fork, compaction). */
   function publishControlEvent(
     request: { request_id: string; action: string; params: unknown },
@@ -348,36 +381,38 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     return endsTurn;
   }
 
-  function kick(): void {
-    running ??= (async () => {
-      try {
-        while (!shutdown.signal.aborted) {
-          if (sweepDue) await reapIdleThreads();
-          await applyPendingControls(null);
-          const batch = inbox.takeNextBatch();
-          if (batch.length === 0) break;
-          const taken = batch.map((m) => m.id);
-          try {
-            await processBatch(batch, taken);
-          } catch (err) {
-            if (shutdown.signal.aborted) return; // abandoned: redelivered and resumed after restart
-            logger.error({ err }, 'turn failed');
-            broker.publish('error', batch[0]?.thread_id, { error: `turn failed: ${String(err)}` });
-          }
-          crash('before-ack');
-          const ack = inbox.finish(taken);
-          if (ack) {
-            state.last_processed_id = ack;
-            await saveState(options.homeDir, state);
-            broker.ack(ack);
-          }
-        }
-      } finally {
-        running = null;
-        if ((inbox.depth > 0 || controls.length > 0 || sweepDue) && !shutdown.signal.aborted) kick();
-        else for (const resolve of idleWaiters.splice(0)) resolve();
-      }
-    })();
+  const loop = new TurnLoop({
+    inbox,
+    logger,
+    processBatch,
+    betweenTurns: async () => {
+      if (sweepDue) await reapIdleThreads();
+      await applyPendingControls(null);
+    },
+    hasWorkBetweenTurns: () => controls.length > 0 || sweepDue,
+    acknowledge: async (id) => {
+      state.last_processed_id = id;
+      await saveState(options.homeDir, state);
+      broker.ack(id);
+    },
+    publishError: (threadId, data) => broker.publish('error', threadId, data),
+    crash,
+    shutdown: shutdown.signal,
+  });
+  const kick = () => loop.kick();
+
+  /**
+   * B.81: the `shutdown` control of a stay-down. The turn in flight is abandoned (no `turn_end`,
+   * not acknowledged; it resumes later) and no new turn is taken; the runtime neither deregisters nor
+   * exits. Answered at once: the broker closes the socket (4403) right after sending it.
+   */
+  function stayDown(requestId: string): void {
+    loop.stayDown();
+    broker.controlResult(requestId, { ok: true, result: { applied: true } });
+    logger.warn(
+      { aspect: config.name },
+      'stayed down by an operator: no new turns until it is cleared (B.81)',
+    );
   }
 
   void broker.start();
@@ -386,7 +421,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     async stop() {
       shutdown.abort();
       if (sweepTimer) clearInterval(sweepTimer);
-      await running?.catch(() => undefined);
+      await loop.stopped();
       await sessions.closeAll();
       await broker.stop();
     },
@@ -394,36 +429,17 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       broker.ready
         ? { ready: true, reason: 'registered, socket open' }
         : { ready: false, reason: 'not registered with the socket open' },
-    idle: () =>
-      running === null && inbox.depth === 0
-        ? Promise.resolve()
-        : new Promise((resolve) => idleWaiters.push(resolve)),
   };
 }
 
-/** The runtime tools that are built, by name (MCP tools arrive with their part). */
-const TOOL_FACTORIES = {
-  send_message: sendMessageTool,
-  dispatch_hand: dispatchHandTool,
-  knowledge_search: knowledgeSearchTool,
-  knowledge_store: knowledgeStoreTool,
-  ...FRAME_TOOL_FACTORIES,
-} as const;
+/** What every tool factory is given: the retrying broker caller (B.110) and the knowledge embedder. */
+type ToolFactory = (broker: BrokerCaller, options: { embed?: Embedder }) => RuntimeTool;
 
-/**
- * The newest turn on the branch if it has no `custom.turn_end` (B.46): walk back from the head to
- * the previous `turn_end`, collecting the message ids of the `turn.user` entries met.
- */
-function unfinishedTurn(session: TurnDeps['session']): { threadId: string; messageIds: string[] } | null {
-  const messageIds: string[] = [];
-  let threadId: string | null = null;
-  let current = session.head === null ? undefined : session.get(session.head);
-  while (current && current.kind !== 'custom.turn_end') {
-    if (current.kind === 'turn.user') {
-      messageIds.unshift(...current.payload.message_ids);
-      threadId ??= current.payload.thread_id ?? null;
-    }
-    current = current.parentId === null ? undefined : session.get(current.parentId);
-  }
-  return threadId !== null && messageIds.length > 0 ? { threadId, messageIds } : null;
-}
+/** The runtime tools that are built, by name (MCP tools arrive with their part). */
+const TOOL_FACTORIES: Record<string, ToolFactory> = {
+  send_message: (broker) => sendMessageTool(broker),
+  dispatch_hand: (broker) => dispatchHandTool(broker),
+  knowledge_search: (broker, options) => knowledgeSearchTool(broker, options),
+  knowledge_store: (broker, options) => knowledgeStoreTool(broker, options),
+  ...FRAME_TOOL_FACTORIES,
+};

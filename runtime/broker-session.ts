@@ -6,11 +6,16 @@
  * Registration refused with a 401 or a 403 identity_mismatch is permanent once `refusals` says so
  * (B.80): the session gives up and tells `onTokenRefused`. Ready means registered with the socket
  * open.
+ *
+ * Events published while the socket is down wait in a bounded outbox with their original `ts`
+ * and go out, oldest first, when the next socket is welcomed (B.88); the acknowledgement position
+ * is sent again then too, since an ack made while the socket was down went nowhere.
  */
 import { WireError, type Message } from '../protocol/index.js';
 import { BrokerClient, SocketClient } from '../client/index.js';
 import { failureLine, type Logger, type TokenRefusals } from '../platform/index.js';
 import type { AspectHome } from './home/home.js';
+import { EventOutbox } from './event-outbox.js';
 
 export interface BrokerSessionOptions {
   url: string;
@@ -30,6 +35,8 @@ export interface BrokerSessionOptions {
   refusals: TokenRefusals;
   /** Registration was refused for good (B.80): `line` names the cause and the token's source. */
   onTokenRefused: (line: string) => void;
+  /** A socket was welcomed: the aspect is registered, live and not stayed down (B.81). */
+  onConnected?: () => void;
   maxBackoffMs?: number;
 }
 
@@ -44,6 +51,7 @@ export class BrokerSession {
   private refused = false;
   /** Aborted by stop(), so a register backoff ends at once. */
   private readonly stopSignal = new AbortController();
+  private readonly outbox = new EventOutbox();
 
   constructor(private readonly options: BrokerSessionOptions) {
     this.http = new BrokerClient({ url: options.url, token: options.token });
@@ -126,6 +134,7 @@ export class BrokerSession {
       onMessage: this.options.onMessage,
       onFrame: (frame) => {
         if (frame.type === 'control') this.options.onControl(frame);
+        if (frame.type === 'welcome') this.onWelcome();
       },
       onClose: (code) => {
         // Replaced, stayed down or refused token: the socket gives up; go back through registration.
@@ -158,12 +167,44 @@ export class BrokerSession {
     this.socket?.ack(id);
   }
 
-  /** Publishes an observability event on the socket (B.9); dropped when not connected. */
-  publish(kind: string, threadId: string | undefined, data: Record<string, unknown>): void {
-    this.socket?.raw({
-      type: 'publish',
-      event: { kind, ts: new Date().toISOString(), ...(threadId ? { thread_id: threadId } : {}), data },
-    });
+  /**
+   * Publishes an observability event (B.9). `threadId` null marks an event of the global session
+   * (B.88); undefined leaves it out. While the socket is down the event waits in the outbox.
+   */
+  publish(kind: string, threadId: string | null | undefined, data: Record<string, unknown>): void {
+    const event = {
+      kind,
+      ts: new Date().toISOString(),
+      ...(threadId === undefined ? {} : { thread_id: threadId }),
+      data,
+    };
+    // Behind older unsent events, or with no welcomed socket, it waits its turn.
+    if (this.outbox.size > 0 || !this.connected || !this.socket?.raw({ type: 'publish', event }))
+      this.outbox.push(event);
+  }
+
+  /**
+   * A socket was welcomed: send what waited (then one `error {dropped}` if the outbox overflowed),
+   * then the ack position, then tell the runtime. Runs before the socket counts as connected, so
+   * nothing published meanwhile can overtake the waiting events.
+   */
+  private onWelcome(): void {
+    const socket = this.socket;
+    const { events, dropped } = this.outbox.drain();
+    if (dropped > 0) {
+      this.options.logger.warn({ dropped }, 'events dropped while the socket was down (B.88)');
+      events.push({
+        kind: 'error',
+        ts: new Date().toISOString(),
+        data: { error: 'events dropped while the socket was down', dropped },
+      });
+    }
+    const unsent = events.findIndex((event) => !socket?.raw({ type: 'publish', event }));
+    // The socket died again mid-way: the rest wait for the next one.
+    if (unsent >= 0) for (const event of events.slice(unsent)) this.outbox.push(event);
+    const position = this.options.resumeAfter();
+    if (position !== '0') socket?.ack(position);
+    this.options.onConnected?.();
   }
 
   async stop(): Promise<void> {

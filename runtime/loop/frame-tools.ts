@@ -17,7 +17,7 @@ import {
   type ShutdownReply,
   type TokenInfo,
 } from '../../protocol/index.js';
-import type { BrokerClient } from '../../client/index.js';
+import type { BrokerCaller } from './broker-retry.js';
 import type { RuntimeTool } from './tools.js';
 
 const AbortDispatchInput = z.strictObject({
@@ -38,52 +38,54 @@ type Shutdown = z.infer<typeof ShutdownReply>;
 const path = (name: string) => encodeURIComponent(name);
 
 /** `abort_dispatch`: ends a queued dispatch at once, a running one at its worker's next heartbeat. */
-export function abortDispatchTool(broker: BrokerClient): RuntimeTool<z.infer<typeof AbortDispatchInput>> {
+export function abortDispatchTool(broker: BrokerCaller): RuntimeTool<z.infer<typeof AbortDispatchInput>> {
   return {
     name: 'abort_dispatch',
     description:
       'Admin override: abort a Hand dispatch of any aspect. A queued dispatch ends at once; a running one ends at its next heartbeat. Audited.',
     input: AbortDispatchInput,
-    run: (input) => broker.post<AbortReply>(`/v1/hands/dispatches/${path(input.dispatch_id)}/abort`, {}),
+    run: (input, context) =>
+      broker.post<AbortReply>(`/v1/hands/dispatches/${path(input.dispatch_id)}/abort`, {}, context.signal),
   };
 }
 
 /** `shutdown_aspect`: stay-down (B.15), or with `clear` its end. */
-export function shutdownAspectTool(broker: BrokerClient): RuntimeTool<z.infer<typeof ShutdownAspectInput>> {
+export function shutdownAspectTool(broker: BrokerCaller): RuntimeTool<z.infer<typeof ShutdownAspectInput>> {
   return {
     name: 'shutdown_aspect',
     description:
       'Admin override: shut an aspect down and keep it down (it is disconnected and cannot register again; its queued dispatches end), or with clear: true let it return. Audited.',
     input: ShutdownAspectInput,
-    run: async (input) => {
+    run: async (input, context) => {
       const route = `/v1/admin/aspects/${path(input.name)}/shutdown`;
-      if (input.clear) return (await broker.call<Shutdown>('DELETE', route)).body;
-      return broker.post<Shutdown>(route, {});
+      if (input.clear) return broker.delete<Shutdown>(route, context.signal);
+      return broker.post<Shutdown>(route, {}, context.signal);
     },
   };
 }
 
 /** `revoke_tokens`: revokes every live token of an aspect; each revocation is audited. */
-export function revokeTokensTool(broker: BrokerClient): RuntimeTool<z.infer<typeof RevokeTokensInput>> {
+export function revokeTokensTool(broker: BrokerCaller): RuntimeTool<z.infer<typeof RevokeTokensInput>> {
   return {
     name: 'revoke_tokens',
     description:
       'Admin override: revoke every live token of an aspect, so it can no longer reach the broker until an admin mints a new one. Audited.',
     input: RevokeTokensInput,
-    run: async (input) => {
+    run: async (input, context) => {
       const { tokens } = await broker.get<{ tokens: TokenInfo[] }>(
         `/v1/admin/tokens?aspect=${path(input.aspect)}&kind=aspect`,
+        context.signal,
       );
       const live = tokens.filter((t) => t.revoked_at === undefined);
       // Revoking is idempotent at the broker, so a call resumed after a crash revokes nothing twice.
-      for (const token of live) await broker.delete(`/v1/admin/tokens/${path(token.id)}`);
+      for (const token of live) await broker.delete(`/v1/admin/tokens/${path(token.id)}`, context.signal);
       return { aspect: input.aspect, revoked: live.map((t) => t.id) };
     },
   };
 }
 
 /** The override tools by name, for the runtime's tool table. */
-export const FRAME_TOOL_FACTORIES: Record<FrameTool, (broker: BrokerClient) => RuntimeTool> = {
+export const FRAME_TOOL_FACTORIES: Record<FrameTool, (broker: BrokerCaller) => RuntimeTool> = {
   abort_dispatch: abortDispatchTool,
   shutdown_aspect: shutdownAspectTool,
   revoke_tokens: revokeTokensTool,

@@ -36,4 +36,20 @@ describe('Inbox', () => {
     inbox.push(msg('6', 'a'));
     expect(inbox.depth).toBe(1);
   });
+
+  it('skips held threads, and takes a requeued batch again without acknowledging it meanwhile', () => {
+    const inbox = new Inbox('0');
+    for (const m of [msg('1', 'a'), msg('2', 'b')]) inbox.push(m);
+    const held = (thread: string) => thread === 'a';
+    const first = inbox.takeNextBatch();
+    expect(first.map((m) => m.id)).toEqual(['1']);
+    inbox.requeue(first); // its turn could not begin
+    expect(inbox.hasReady(held)).toBe(true);
+    expect(inbox.takeNextBatch(held).map((m) => m.id)).toEqual(['2']);
+    expect(inbox.finish(['2'])).toBeNull(); // 1 is still unfinished: the ack stays below it
+    expect(inbox.hasReady(held)).toBe(false);
+    inbox.push(msg('3', 'a'));
+    expect(inbox.takeNextBatch().map((m) => m.id)).toEqual(['1', '3']);
+    expect(inbox.finish(['1', '3'])).toBe('3');
+  });
 });

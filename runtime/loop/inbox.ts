@@ -32,11 +32,30 @@ export class Inbox {
     if (id > this.highestReceived) this.highestReceived = id;
   }
 
-  /** The oldest waiting message and every other waiting message of its thread. */
-  takeNextBatch(): Message[] {
-    const first = this.waiting[0];
+  /**
+   * The oldest waiting message and every other waiting message of its thread, skipping threads
+   * that `held` says must wait (B.82).
+   */
+  takeNextBatch(held: (threadId: string) => boolean = () => false): Message[] {
+    const first = this.waiting.find((m) => !held(m.thread_id));
     if (!first) return [];
     return this.takeThread(first.thread_id);
+  }
+
+  /** Whether a batch is waiting whose thread is not held. */
+  hasReady(held: (threadId: string) => boolean = () => false): boolean {
+    return this.waiting.some((m) => !held(m.thread_id));
+  }
+
+  /**
+   * Puts taken messages back, unfinished and unacknowledged, in id order: a batch whose turn did
+   * not begin (B.82) or was abandoned (B.81) is taken again later. Ids already waiting are skipped.
+   */
+  requeue(messages: readonly Message[]): void {
+    const waiting = new Set(this.waiting.map((m) => m.id));
+    for (const message of messages)
+      if (this.unfinished.has(message.id) && !waiting.has(message.id)) this.waiting.push(message);
+    this.waiting.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : BigInt(a.id) > BigInt(b.id) ? 1 : 0));
   }
 
   /** Removes and returns the waiting messages of `threadId` (mid-turn arrivals, B.46). */

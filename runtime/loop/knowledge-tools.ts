@@ -13,7 +13,7 @@ import {
   type KnowledgeSearchReply,
   type StoreKnowledgeReply,
 } from '../../protocol/index.js';
-import type { BrokerClient } from '../../client/index.js';
+import type { BrokerPoster } from './broker-retry.js';
 import { ToolRegistry, type RuntimeTool } from './tools.js';
 
 /** The lease a Hand worker holds; the broker then acts as the dispatch's target (B.26, B.78). */
@@ -68,7 +68,7 @@ async function embeddingOf(text: string, embed: Embedder | undefined): Promise<{
 
 /** `knowledge_search`: ranked hits among the caller's own entries and every shared one. */
 export function knowledgeSearchTool(
-  broker: BrokerClient,
+  broker: BrokerPoster,
   options: KnowledgeToolOptions = {},
 ): RuntimeTool<z.infer<typeof KnowledgeSearchInput>> {
   return {
@@ -76,13 +76,17 @@ export function knowledgeSearchTool(
     description:
       "Search the team's knowledge store: your own entries and the ones others shared. Returns the best matches first, each with its author, topic, content and a score (higher is more relevant).",
     input: KnowledgeSearchInput,
-    async run(input) {
-      const reply = await broker.post<KnowledgeSearchReply>('/v1/knowledge/search', {
-        q: input.query,
-        ...(input.top_k === undefined ? {} : { top_k: input.top_k }),
-        ...(await embeddingOf(input.query, options.embed)),
-        ...options.lease,
-      });
+    async run(input, context) {
+      const reply = await broker.post<KnowledgeSearchReply>(
+        '/v1/knowledge/search',
+        {
+          q: input.query,
+          ...(input.top_k === undefined ? {} : { top_k: input.top_k }),
+          ...(await embeddingOf(input.query, options.embed)),
+          ...options.lease,
+        },
+        context.signal,
+      );
       return {
         hits: reply.hits.map(({ from_agent, topic, content, score }) => ({
           from_agent,
@@ -97,7 +101,7 @@ export function knowledgeSearchTool(
 
 /** `knowledge_store`: stores an entry under the caller's name, or replaces its entry of that topic. */
 export function knowledgeStoreTool(
-  broker: BrokerClient,
+  broker: BrokerPoster,
   options: KnowledgeToolOptions = {},
 ): RuntimeTool<z.infer<typeof KnowledgeStoreInput>> {
   return {
@@ -105,14 +109,18 @@ export function knowledgeStoreTool(
     description:
       'Store something worth remembering in the knowledge store under a topic. Storing a topic you stored before replaces that entry. Shared entries can be found by every aspect.',
     input: KnowledgeStoreInput,
-    async run(input) {
-      const reply = await broker.post<StoreKnowledgeReply>('/v1/knowledge', {
-        topic: input.topic,
-        content: input.content,
-        ...(input.shared === undefined ? {} : { shared: input.shared }),
-        ...(await embeddingOf(`${input.topic}\n${input.content}`, options.embed)),
-        ...options.lease,
-      });
+    async run(input, context) {
+      const reply = await broker.post<StoreKnowledgeReply>(
+        '/v1/knowledge',
+        {
+          topic: input.topic,
+          content: input.content,
+          ...(input.shared === undefined ? {} : { shared: input.shared }),
+          ...(await embeddingOf(`${input.topic}\n${input.content}`, options.embed)),
+          ...options.lease,
+        },
+        context.signal,
+      );
       return { id: reply.id };
     },
   };
@@ -124,7 +132,7 @@ export function knowledgeStoreTool(
  */
 export function handToolRegistry(
   names: readonly ('knowledge_search' | 'knowledge_store')[],
-  broker: BrokerClient,
+  broker: BrokerPoster,
   options: KnowledgeToolOptions & { lease: WorkerLeaseBody },
 ): ToolRegistry {
   const registry = new ToolRegistry();

@@ -4,16 +4,16 @@
  * Nothing is written to `session/`.
  */
 import type { Message } from '../../protocol/index.js';
-import type { BrokerClient } from '../../client/index.js';
 import { renderMessage } from '../prompt/render.pure.js';
 import type { Provider, ProviderRequest, ProviderResult } from '../providers/provider.js';
+import type { BrokerPoster } from './broker-retry.js';
 
 export interface StatelessDeps {
   self: string;
   systemPrompt: string;
   provider: Provider;
   call(provider: Provider, request: ProviderRequest, signal: AbortSignal): Promise<ProviderResult>;
-  broker: BrokerClient;
+  broker: BrokerPoster;
   model: string;
   maxOutputTokens: number;
   signal: AbortSignal;
@@ -33,11 +33,15 @@ export async function answerStatelessly(message: Message, deps: StatelessDeps): 
     deps.signal,
   );
   if (!result.content.trim()) return;
-  await deps.broker.post('/v1/messages', {
-    content: result.content,
-    to: [message.from],
-    thread_id: message.thread_id,
-    reply_to: message.id,
-    idempotency_key: `stateless:${message.id}`,
-  });
+  await deps.broker.post(
+    '/v1/messages',
+    {
+      content: result.content,
+      to: [message.from],
+      thread_id: message.thread_id,
+      reply_to: message.id,
+      idempotency_key: `stateless:${message.id}`,
+    },
+    deps.signal,
+  );
 }

@@ -13,6 +13,19 @@ export interface ToolContext {
   threadId: string;
   /** `<assistant entry id>:<tool call id>` (B.47). */
   idempotencyKey: string;
+  /** Aborted when the turn is abandoned (shutdown, stay-down): retries stop, nothing is recorded. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Thrown by a tool whose request the broker answered with a refusal rather than an HTTP error (a
+ * dispatch rejected with a result envelope): the model sees `result` as an error result.
+ */
+export class ToolRefusal extends Error {
+  constructor(readonly result: unknown) {
+    super('refused');
+    this.name = 'ToolRefusal';
+  }
 }
 
 export interface RuntimeTool<I = unknown> {
@@ -49,7 +62,11 @@ export class ToolRegistry {
     });
   }
 
-  /** Runs one call; every failure is returned as an error result the model can read. */
+  /**
+   * Runs one call; every failure is returned as an error result the model can read, except when
+   * the turn was abandoned meanwhile: then it throws, so no result is recorded and the call runs
+   * again, under the same idempotency key, when the turn resumes (B.17).
+   */
   async execute(name: string, input: unknown, context: ToolContext): Promise<ToolOutcome> {
     const tool = this.tools.get(name);
     if (!tool)
@@ -61,6 +78,8 @@ export class ToolRegistry {
       const result = await tool.run(parsed.data, context);
       return { content: JSON.stringify(result ?? null), isError: false };
     } catch (err) {
+      if (context.signal?.aborted) throw err;
+      if (err instanceof ToolRefusal) return { content: JSON.stringify(err.result), isError: true };
       if (err instanceof WireError) return { content: `${err.code}: ${err.message}`, isError: true };
       return {
         content: `the tool failed: ${err instanceof Error ? err.message : String(err)}`,

@@ -17,6 +17,7 @@ import {
   type ProviderRequest,
   type ProviderResult,
 } from '../providers/provider.js';
+import { costUsd } from '../providers/models.js';
 import type { ToolRegistry } from './tools.js';
 import type { CrashPoint } from './crash-points.js';
 
@@ -46,7 +47,23 @@ export interface TurnDeps {
   /** Before each provider call (B.21): compacts the session if `request` would not fit; true if it did. */
   fitWindow(request: ProviderRequest): Promise<boolean>;
   crash: (point: CrashPoint) => void;
+  /** Told when a fresh turn's `turn.user` is durable (the `turn.start` event). */
+  turnStarted?(messageIds: string[]): void;
+  /** Told after each tool call (the `tool.call` event, B.88). */
+  toolCalled(call: { tool: string; call_id: string; ok: boolean; ms: number }): void;
+  /** Aborted when the turn is abandoned (shutdown, stay-down): it ends without `turn_end`. */
   signal: AbortSignal;
+}
+
+/**
+ * The turn could not begin: its `turn.user` entry is not durable (B.82). The batch stays
+ * unacknowledged and is tried again later; `cause` says why.
+ */
+export class TurnNotStarted extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'TurnNotStarted';
+  }
 }
 
 export interface TurnOutcome {
@@ -55,6 +72,8 @@ export interface TurnOutcome {
   usage: Usage;
   /** Usage of the last provider call: what compaction reads (B.21). */
   lastCallUsage: Usage | null;
+  /** USD of the turn's provider calls at the model's price (0 for an unknown price, B.19). */
+  costUsd: number;
   error?: string;
 }
 
@@ -89,18 +108,24 @@ export async function ensureSystemPrompt(session: SessionFile, systemPrompt: str
     await session.append([{ kind: 'system.prompt', payload: { text: systemPrompt } }]);
 }
 
+/** Begins a turn with its durable `turn.user` entry (failing before it: TurnNotStarted), then runs it. */
 export async function runTurn(batch: Message[], deps: TurnDeps): Promise<TurnOutcome> {
   const { session } = deps;
   const threadId = (batch[0] as Message).thread_id;
   const messageIds = batch.map((m) => m.id);
-  await ensureSystemPrompt(session, deps.systemPrompt);
-  await session.append([
-    {
-      kind: 'turn.user',
-      payload: { content: renderBatch(batch), message_ids: messageIds, thread_id: threadId },
-    },
-  ]);
+  try {
+    await ensureSystemPrompt(session, deps.systemPrompt);
+    await session.append([
+      {
+        kind: 'turn.user',
+        payload: { content: renderBatch(batch), message_ids: messageIds, thread_id: threadId },
+      },
+    ]);
+  } catch (err) {
+    throw new TurnNotStarted(err);
+  }
   deps.crash('after-user-append');
+  deps.turnStarted?.(messageIds);
   return continueTurn(threadId, messageIds, deps);
 }
 
@@ -116,6 +141,7 @@ export async function continueTurn(
   const { session, settings } = deps;
   let usage = ZERO_USAGE;
   let lastCallUsage: Usage | null = null;
+  let cost = 0;
   await executePendingToolCalls(threadId, deps);
 
   for (let call = 0; call < settings.maxTurns; call++) {
@@ -154,10 +180,18 @@ export async function continueTurn(
       if (deps.signal.aborted) throw err;
       const message =
         err instanceof ProviderCallError ? `${err.failure.kind}: ${err.failure.message}` : String(err);
-      return endTurn(deps, { reason: 'error', messageIds, usage, lastCallUsage, error: message });
+      return endTurn(deps, {
+        reason: 'error',
+        messageIds,
+        usage,
+        lastCallUsage,
+        costUsd: cost,
+        error: message,
+      });
     }
     usage = addUsage(usage, result.usage);
     lastCallUsage = result.usage;
+    cost += callCostUsd(result.model, result.usage);
     await session.append([
       {
         kind: 'turn.assistant',
@@ -172,14 +206,14 @@ export async function continueTurn(
     ]);
     deps.crash('after-assistant-append');
     if (result.toolCalls.length === 0)
-      return endTurn(deps, { reason: 'done', messageIds, usage, lastCallUsage });
+      return endTurn(deps, { reason: 'done', messageIds, usage, lastCallUsage, costUsd: cost });
     if (call === settings.maxTurns - 1) break;
     await executePendingToolCalls(threadId, deps);
     if (await deps.betweenCalls(threadId))
-      return endTurn(deps, { reason: 'control', messageIds, usage, lastCallUsage });
+      return endTurn(deps, { reason: 'control', messageIds, usage, lastCallUsage, costUsd: cost });
   }
   await closeUnansweredToolCalls(deps.session, 'not executed: max_turns');
-  return endTurn(deps, { reason: 'max_turns', messageIds, usage, lastCallUsage });
+  return endTurn(deps, { reason: 'max_turns', messageIds, usage, lastCallUsage, costUsd: cost });
 }
 
 /** Tool calls of the newest assistant entry on the branch that have no result yet. */
@@ -203,10 +237,13 @@ async function executePendingToolCalls(threadId: string, deps: TurnDeps): Promis
   const pending = unansweredToolCalls(deps.session);
   if (!pending) return;
   for (const call of pending.calls) {
+    const started = Date.now();
     const outcome = await deps.tools.execute(call.name, call.input, {
       threadId,
       idempotencyKey: idempotencyKeyFor(pending.assistantId, call.id),
+      signal: deps.signal,
     });
+    deps.toolCalled({ tool: call.name, call_id: call.id, ok: !outcome.isError, ms: Date.now() - started });
     await deps.session.append([
       {
         kind: 'turn.tool_result',
@@ -237,9 +274,16 @@ async function endTurn(deps: TurnDeps, outcome: TurnOutcome): Promise<TurnOutcom
         reason: outcome.reason,
         message_ids: outcome.messageIds,
         usage: outcome.usage,
+        cost_usd: outcome.costUsd,
         ...(outcome.error ? { error: outcome.error } : {}),
       },
     },
   ]);
   return outcome;
+}
+
+/** A call's cost, its cache reads and writes counted as input (as Hand runs count them). */
+function callCostUsd(model: string, usage: Usage): number {
+  const input = usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens;
+  return costUsd(model, input, usage.output_tokens) ?? 0;
 }

@@ -148,9 +148,63 @@ describe('SessionFile', () => {
     expect((await reopen()).head).toBe(second?.id);
   });
 
-  it('refuses a file whose header is not a session header, naming the file and line', async () => {
+  it('refuses a header of a newer format version, naming the file and line, and leaves the file alone', async () => {
     await reopen();
-    await writeFile(file, '{"nexus_session":99,"sid":"x","created_at":"2026-01-01T00:00:00Z"}\n');
-    await expect(reopen()).rejects.toThrow(`${file}:1: bad session header: nexus_session: must be 1`);
+    const newer = '{"nexus_session":99,"sid":"x","created_at":"2026-01-01T00:00:00Z"}\n';
+    await writeFile(file, newer);
+    await expect(reopen()).rejects.toThrow(
+      `${file}:1: written in session format 99; this runtime reads format 1`,
+    );
+    expect(await readFile(file, 'utf8')).toBe(newer);
+  });
+
+  it('rebuilds a corrupt header from the session id and the first entry, keeping the bad line (B.82)', async () => {
+    const session = await reopen();
+    const [first, second] = await session.append([user('one'), user('two')]);
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    await writeFile(file, ['{"nexus_sess', ...lines.slice(1)].join('\n'));
+    const problems: SessionProblem[] = [];
+    const again = await reopen(problems);
+    expect(again.header).toEqual({ nexus_session: 1, sid: 'global', created_at: first?.ts });
+    expect(again.entries.map((e) => e.id)).toEqual([first?.id, second?.id]);
+    expect(again.head).toBe(second?.id);
+    expect(await readFile(`${file}.bad-header`, 'utf8')).toBe('{"nexus_sess\n');
+    expect(problems).toEqual([
+      {
+        file,
+        line: 1,
+        reason: expect.stringContaining('the bad line is kept in global.jsonl.bad-header'),
+        kept_as: `${file}.bad-header`,
+      },
+    ]);
+    // Repaired on disk: the next open finds nothing to report.
+    const quiet: SessionProblem[] = [];
+    expect((await reopen(quiet)).entries).toHaveLength(2);
+    expect(quiet).toEqual([]);
+  });
+
+  it('inserts a missing header before a first line that is an entry, losing nothing', async () => {
+    const session = await reopen();
+    const [first] = await session.append([user('one')]);
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    await writeFile(file, lines.slice(1).join('\n'));
+    const problems: SessionProblem[] = [];
+    const again = await reopen(problems);
+    expect(again.entries.map((e) => e.id)).toEqual([first?.id]);
+    expect(again.header.created_at).toBe(first?.ts);
+    expect(problems).toEqual([
+      expect.objectContaining({ line: 1, reason: expect.stringContaining('inserted') }),
+    ]);
+    const onDisk = (await readFile(file, 'utf8')).trim().split('\n');
+    expect(onDisk).toHaveLength(2);
+    expect(JSON.parse(onDisk[0] as string)).toMatchObject({ nexus_session: 1, sid: 'global' });
+  });
+
+  it('starts afresh when the only line, the header, was torn', async () => {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, '{"nexus_session":1,"si');
+    const again = await reopen();
+    expect(again.entries).toEqual([]);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ nexus_session: 1, sid: 'global' });
   });
 });

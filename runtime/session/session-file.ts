@@ -8,7 +8,10 @@
  * per step. Both files stay open until `close()` (see session-fs.ts for why).
  *
  * Repair on open: a torn final line (no trailing newline) is copied to `FILE.torn` and truncated;
- * any other unparsable line is reported with file:line and skipped; nothing after it is lost.
+ * any other unparsable line is reported with file:line and skipped; nothing after it is lost. A bad
+ * header line is rebuilt (B.82): from the session id the file is named for and the first entry's
+ * `ts`, the bad line kept beside the file as `FILE.bad-header`. Only a header of a newer format
+ * version is refused: this runtime cannot read that file, and must not rewrite it.
  */
 import path from 'node:path';
 import {
@@ -26,6 +29,8 @@ export interface SessionProblem {
   file: string;
   line: number;
   reason: string;
+  /** Where a removed line was kept (`FILE.torn`, `FILE.bad-header`). */
+  kept_as?: string;
 }
 
 /** An entry to append: the id, parent and time are filled in by the file. */
@@ -81,8 +86,7 @@ export class SessionFile {
     const fs = options.fs ?? nodeSessionFs;
     const now = options.now ?? (() => new Date());
     const report = options.onProblem ?? (() => undefined);
-    let raw = await fs.readFileIfExists(file);
-    if (raw === null || raw.length === 0) {
+    const create = async () => {
       const header: SessionHeader = {
         nexus_session: SESSION_FORMAT_VERSION,
         sid: options.sid,
@@ -92,7 +96,9 @@ export class SessionFile {
       await fs.mkdirp(path.dirname(file));
       await fs.writeDurably(file, `${JSON.stringify(header)}\n`);
       return new SessionFile(file, header, [], null, 1, fs, now);
-    }
+    };
+    let raw = await fs.readFileIfExists(file);
+    if (raw === null || raw.length === 0) return create();
 
     const lastNewline = raw.lastIndexOf('\n');
     if (lastNewline !== raw.length - 1) {
@@ -104,11 +110,23 @@ export class SessionFile {
         file,
         line: raw.slice(0, lastNewline + 1).split('\n').length,
         reason: `torn final line copied to ${path.basename(file)}.torn and truncated`,
+        kept_as: `${file}.torn`,
       });
       raw = raw.slice(0, lastNewline + 1);
+      if (raw.length === 0) return create(); // the header itself was torn: nothing else was written
     }
     const lines = raw.split('\n').slice(0, -1);
-    const header = parseHeader(file, lines[0]);
+    const read = readHeader(file, lines[0] as string);
+    let header: SessionHeader;
+    if ('header' in read) header = read.header;
+    else {
+      header = {
+        nexus_session: SESSION_FORMAT_VERSION,
+        sid: options.sid,
+        created_at: firstEntryTs(lines, read.lineIsEntry) ?? now().toISOString(),
+      };
+      await repairHeader(fs, file, lines, header, read, report);
+    }
     const entries: SessionEntry[] = [];
     const lineOf = new Map<string, number>();
     for (let i = 1; i < lines.length; i++) {
@@ -249,16 +267,67 @@ export class SessionFile {
   }
 }
 
-function parseHeader(file: string, line: string | undefined): SessionHeader {
+/** Line 1 read as a header, or why it is not one (B.82: repaired unless a newer format wrote it). */
+type HeaderRead = { header: SessionHeader } | { reason: string; lineIsEntry: boolean };
+
+function readHeader(file: string, line: string): HeaderRead {
   let value: unknown;
   try {
-    value = JSON.parse(line ?? '');
+    value = JSON.parse(line);
   } catch {
-    throw new Error(`${file}:1: the header is not valid JSON`);
+    return { reason: 'the header is not valid JSON', lineIsEntry: false };
   }
   const result = SessionHeader.safeParse(value);
-  if (!result.success) throw new Error(`${file}:1: bad session header: ${firstIssueText(result.error)}`);
-  return result.data;
+  if (result.success) return { header: result.data };
+  const version = (value as { nexus_session?: unknown } | null)?.nexus_session;
+  if (typeof version === 'number' && version > SESSION_FORMAT_VERSION)
+    throw new Error(
+      `${file}:1: written in session format ${version}; this runtime reads format ${SESSION_FORMAT_VERSION}`,
+    );
+  return {
+    reason: `bad session header: ${firstIssueText(result.error)}`,
+    lineIsEntry: typeof parseLine(line) !== 'string',
+  };
+}
+
+/** The `ts` of the first valid entry: when the session began, as near as the file still says. */
+function firstEntryTs(lines: readonly string[], lineOneIsEntry: boolean): string | null {
+  for (let i = lineOneIsEntry ? 0 : 1; i < lines.length; i++) {
+    const entry = parseLine(lines[i] as string);
+    if (typeof entry !== 'string') return entry.ts;
+  }
+  return null;
+}
+
+/**
+ * Writes the rebuilt header in place of the bad line 1 (or before it, when line 1 is an entry and
+ * the header is simply missing), keeping the bad line in `FILE.bad-header` first, so a crash in
+ * between leaves the file as it was and the next open repairs it again. `lines` is updated to match.
+ */
+async function repairHeader(
+  fs: SessionFs,
+  file: string,
+  lines: string[],
+  header: SessionHeader,
+  read: { reason: string; lineIsEntry: boolean },
+  report: (problem: SessionProblem) => void,
+): Promise<void> {
+  const headerLine = JSON.stringify(header);
+  if (read.lineIsEntry) {
+    lines.unshift(headerLine);
+  } else {
+    await fs.writeDurably(`${file}.bad-header`, `${lines[0] ?? ''}\n`);
+    lines[0] = headerLine;
+  }
+  await fs.replace(file, lines.map((l) => `${l}\n`).join(''), true);
+  report({
+    file,
+    line: 1,
+    reason: read.lineIsEntry
+      ? `${read.reason}: line 1 is an entry; a header rebuilt from the file name and the first entry was inserted before it`
+      : `${read.reason}: rebuilt from the file name and the first entry; the bad line is kept in ${path.basename(file)}.bad-header`,
+    ...(read.lineIsEntry ? {} : { kept_as: `${file}.bad-header` }),
+  });
 }
 
 /** An entry, or the reason the line is unusable. */
