@@ -11,6 +11,8 @@ export function observedProvider(provider: Provider, aspect: string, metrics: Ru
   return {
     kind: provider.kind,
     countTokens: (request) => provider.countTokens(request),
+    // Embeddings are not turns' requests: passed through as they are (B.90), when there are any.
+    ...(provider.embed ? { embed: provider.embed.bind(provider) } : {}),
     async *stream(request: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
       const started = performance.now();
       const report = (event: ProviderEvent & { type: 'done' | 'error' }) =>
