@@ -101,17 +101,29 @@ describe('socket closes', () => {
     expect(await closedWithin(own, 3000)).toBe(4409);
   });
 
-  it('stay-down sends the shutdown control and closes 4403; a hello while stayed down is closed 4403 (B.15)', async () => {
+  it('stay-down sends the shutdown control, waits for its answer, then closes 4403; a hello while stayed down is closed 4403 (B.15, B.81)', async () => {
     const doomed = await createAspect(broker.url, admin, 'doomed');
     const socket = await welcomed(doomed);
     await admin.post('/v1/admin/aspects/doomed/shutdown', {});
+    const control = await socket.waitFor((f) => f.type === 'control', { what: 'the shutdown control' });
+    expect(control).toMatchObject({ request_id: '0', action: 'shutdown', params: { reason: 'stay_down' } });
+    // Still open and served until the runtime answers (B.81): the answer reaches the broker.
+    await socket.roundTrip();
+    socket.send({ type: 'control.result', request_id: '0', ok: true, result: { applied: true } });
     expect(await closedWithin(socket, 3000)).toBe(4403);
-    const frames = socket.frames.map((f) => f.type);
-    expect(frames.slice(-1)).toEqual(['control']);
-    expect(socket.frames.at(-1)).toMatchObject({ action: 'shutdown', params: { reason: 'stay_down' } });
+    expect(socket.frames.some((f) => f.type === 'error')).toBe(false);
     const again = await hello(doomed);
     expect((await again.closed).code).toBe(4403);
     expect(again.frames.some((f) => f.type === 'welcome')).toBe(false);
+  });
+
+  it('closes a stayed-down socket that never answers its shutdown control with 4403 all the same', async () => {
+    const mute = await createAspect(broker.url, admin, 'mute');
+    const socket = await welcomed(mute);
+    await admin.post('/v1/admin/aspects/mute/shutdown', {});
+    await socket.waitFor((f) => f.type === 'control', { what: 'the shutdown control' });
+    // 3x the broker's 2 s wait for the answer (B.5's margin).
+    expect(await closedWithin(socket, 6000)).toBe(4403);
   });
 
   it('closes a socket silent for three heartbeat intervals with 4408, and keeps one that pings (B.9)', async () => {

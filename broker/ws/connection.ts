@@ -1,12 +1,15 @@
 /**
  * One WebSocket on `/v1/connect`.
  *
- * States: `awaiting_hello` → `open` → `closed`.
+ * States: `awaiting_hello` → `open` → (`shutting_down`) → `closed`.
  *   awaiting_hello --hello ok--> open          (welcome sent, mailbox pump started)
  *   awaiting_hello --bad token / no hello in time / not the registered instance or aspect down /
  *                  stayed down--> closed (4401 / 1008 / 4409 / 4403)
- *   open --close by peer, revocation (4401), replacement or deregistration (4409), stay-down (4403),
+ *   open --close by peer, revocation (4401), replacement or deregistration (4409),
  *         flood (1008), silence (4408), database down (1013)--> closed
+ *   open --stay-down--> shutting_down  (the `shutdown` control sent; nothing more is delivered)
+ *   shutting_down --its control.result, or SHUTDOWN_ANSWER_MS without one--> closed (4403)
+ *   (B.81: the runtime answers `{applied: true}` before the broker closes the socket)
  *
  * Delivery: the pump pushes mailbox rows with id > `delivered`, ascending, keeping at most `window`
  * unacked frames in flight (B.54). Acks move the stored cursor forward, coalesced per connection.
@@ -29,9 +32,13 @@ import { registeredInstance } from '../roster/roster-sql.js';
 import { parseClientFrame } from './frame-parsing.js';
 import type { HubDeps } from './hub-deps.js';
 
-type State = 'awaiting_hello' | 'open' | 'closed';
+type State = 'awaiting_hello' | 'open' | 'shutting_down' | 'closed';
 
 const CURSOR_FLUSH_MS = 100;
+/** How long a stayed-down runtime has to answer its `shutdown` control before the 4403 close. */
+const SHUTDOWN_ANSWER_MS = 2000;
+/** The `request_id` of the `shutdown` control: it has no control_requests row (B.15). */
+const SHUTDOWN_REQUEST_ID = '0';
 
 export class Connection {
   readonly id = randomUUID();
@@ -278,7 +285,25 @@ export class Connection {
     }
   }
 
+  /**
+   * Stay-down (B.15, B.81): sends the `shutdown` control, delivers nothing more, and closes with
+   * 4403 once the runtime has answered it, or after SHUTDOWN_ANSWER_MS.
+   */
+  shutDown(): void {
+    if (this.state !== 'open') return;
+    this.state = 'shutting_down';
+    this.send({
+      type: 'control',
+      request_id: SHUTDOWN_REQUEST_ID,
+      action: 'shutdown',
+      params: { reason: 'stay_down' },
+    });
+    this.timers.push(setTimeout(() => this.close(CloseCode.stayDown, 'stay-down'), SHUTDOWN_ANSWER_MS));
+  }
+
   private async onControlResult(frame: Extract<ClientFrame, { type: 'control.result' }>): Promise<void> {
+    if (this.state === 'shutting_down' && frame.request_id === SHUTDOWN_REQUEST_ID)
+      return this.close(CloseCode.stayDown, 'stay-down');
     const principal = this.principal as Principal;
     if (principal.kind !== 'aspect')
       throw new WireError('forbidden', 'only the runtime of an aspect answers control requests');

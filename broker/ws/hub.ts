@@ -193,13 +193,7 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
   }
 
   private closeStayDown(aspect: string): void {
-    const local = this.byMailbox.get(aspect);
-    if (local) this.shutDown(local);
-  }
-
-  private shutDown(socket: Connection): void {
-    socket.send({ type: 'control', request_id: '0', action: 'shutdown', params: { reason: 'stay_down' } });
-    socket.close(CloseCode.stayDown, 'stay-down');
+    this.byMailbox.get(aspect)?.shutDown();
   }
 
   /**
@@ -228,7 +222,7 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
       for (const socket of sockets) {
         if (socket.state !== 'open') continue;
         const right = rights.get(socket.mailbox as string);
-        if (right?.stay_down) this.shutDown(socket);
+        if (right?.stay_down) socket.shutDown();
         else if (!right || right.instance_id !== socket.instanceId)
           socket.close(CloseCode.duplicateInstance, 'a newer instance registered');
         else if (right.status === 'down') socket.close(CloseCode.duplicateInstance, 'deregistered');
