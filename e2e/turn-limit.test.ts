@@ -105,8 +105,9 @@ describe('two aspects answering each other', () => {
     const run = [...volleys, LIMIT % 2 ? 'pong:chat!' : 'ping:chat!', 'nexus:system!'];
     expect(shape(await thread(serve.thread_id))).toEqual(['op:bootstrap:chat', ...run]);
     expect(note.content).toContain('operator');
-    // Both took the note without a turn: nothing was sent after it.
+    // Both took the note without a turn: nothing was sent after it, and each runtime recorded why.
     expect((await thread(serve.thread_id)).at(-1)?.id).toBe(note.id);
+    for (const agent of agents) expect(agent.logs()).toContain('thread turn limit reached');
 
     // An operator writes in the thread: the count starts again, and so does the volley.
     await admin().post('/v1/messages', { content: 'again', to: ['ping'], thread_id: serve.thread_id });

@@ -19,17 +19,13 @@ import { defaultMaxOutputTokens, defaultReserveTokens, shouldCompact } from './s
 import { assembleSystemPrompt } from './prompt/system-prompt.pure.js';
 import { Inbox } from './loop/inbox.js';
 import { triage } from './loop/triage.pure.js';
-import { ToolRegistry, type RuntimeTool } from './loop/tools.js';
-import { sendMessageTool } from './loop/bus-tools.js';
-import { dispatchHandTool } from './loop/hand-tools.js';
-import { FRAME_TOOL_FACTORIES, frameOnly } from './loop/frame-tools.js';
-import { knowledgeSearchTool, knowledgeStoreTool, type Embedder } from './loop/knowledge-tools.js';
+import { offeredToolNames, toolRegistry } from './loop/tool-table.js';
 import { activeRetrieval } from './loop/active-retrieval.js';
 import { providerEmbedder } from './loop/embedder.js';
 import { NO_FACTS, sessionFacts, unfinishedTurn, type SessionFacts } from './loop/session-facts.js';
 import { continueTurn, runTurn, TurnNotStarted, type TurnDeps } from './loop/turn.js';
 import { TurnLoop } from './loop/turn-loop.js';
-import { retryingPoster, type BrokerCaller } from './loop/broker-retry.js';
+import { retryingPoster } from './loop/broker-retry.js';
 import { compact } from './loop/compactor.js';
 import { crashPoints } from './loop/crash-points.js';
 import { BrokerSession } from './broker-session.js';
@@ -104,18 +100,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   let compactions = 0;
   let lastCompactionAt: string | undefined;
 
-  // B.58: the configured tools whose part is built; the others are skipped with a warning, and
-  // stateless aspects answer without tools. Registered as the aspect's tools, so the roster's
-  // capabilities list what is actually offered.
-  const offeredTools =
-    config.context_mode === 'stateless'
-      ? []
-      : config.tools.filter((name) => name in TOOL_FACTORIES && !frameOnly(name, config.role));
-  for (const name of config.tools)
-    if (config.context_mode !== 'stateless' && !(name in TOOL_FACTORIES))
-      logger.warn({ tool: name }, 'tool not available yet; skipped (B.58)');
-    else if (frameOnly(name, config.role))
-      logger.warn({ tool: name }, 'admin override offered to the frame only; skipped (B.92)');
+  // Registered as the aspect's tools, so the roster's capabilities list what is offered (B.58).
+  const offeredTools = offeredToolNames(config, logger);
 
   const broker: BrokerSession = new BrokerSession({
     offeredTools,
@@ -157,12 +143,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   if (provider.kind !== 'scripted' && !(model in MODELS))
     logger.warn({ model }, 'no price known for this model; its cost counts as 0 (B.19)');
   const poster = retryingPoster(broker.http, { windowMs: toolRetryMs }, logger);
-  const tools = new ToolRegistry();
   const embed = providerEmbedder(provider, logger); // B.90: hybrid knowledge search
-  for (const name of offeredTools) {
-    const factory = TOOL_FACTORIES[name];
-    if (factory) tools.register(factory(poster, { embed }));
-  }
+  const tools = toolRegistry(offeredTools, poster, { embed });
   // Not a tool call (B.110): a failed search costs the note, never the turn's start.
   const beforeTurn = activeRetrieval(config, { broker: broker.http, logger, embed });
   /** B.88: turn events carry their session's thread; null for the global session. */
@@ -208,13 +190,21 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     signal,
   });
 
-  const takes = (message: Message, facts: SessionFacts): boolean =>
-    triage(message, {
+  const takes = (message: Message, facts: SessionFacts): boolean => {
+    const verdict = triage(message, {
       self: config.name,
       lastProcessedId: BigInt(state.last_processed_id),
       alreadyInSession: facts.seen,
       awaitedDispatches: facts.awaited,
-    }).take;
+    });
+    // B.83: a message past the thread's turn limit is recorded, and no turn is taken for it.
+    if (!verdict.take && verdict.reason === 'turn_limit')
+      logger.info(
+        { thread_id: message.thread_id, message_id: message.id, from: message.from },
+        'thread turn limit reached: no turn taken until an operator writes in the thread (B.83)',
+      );
+    return verdict.take;
+  };
 
   /** B.82: the provider's credential is fetched before a turn begins, so a failure leaves it unbegun. */
   async function credentialReady(): Promise<void> {
@@ -354,7 +344,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   ): void {
     const kind = CONTROL_EVENTS[request.action];
     if (!kind || !outcome.ok) return;
-    if (kind === 'compaction') metrics.record({ type: 'session:compacted', aspect: config.name });
+    if (kind === 'compaction') {
+      // A forced compaction counts in the heartbeat's stats as an automatic one does.
+      compactions++;
+      lastCompactionAt = new Date().toISOString();
+      metrics.record({ type: 'session:compacted', aspect: config.name });
+    }
     const params = (request.params ?? {}) as { thread_id?: string };
     broker.publish(kind, params.thread_id, {
       request_id: request.request_id,
@@ -431,15 +426,3 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         : { ready: false, reason: 'not registered with the socket open' },
   };
 }
-
-/** What every tool factory is given: the retrying broker caller (B.110) and the knowledge embedder. */
-type ToolFactory = (broker: BrokerCaller, options: { embed?: Embedder }) => RuntimeTool;
-
-/** The runtime tools that are built, by name (MCP tools arrive with their part). */
-const TOOL_FACTORIES: Record<string, ToolFactory> = {
-  send_message: (broker) => sendMessageTool(broker),
-  dispatch_hand: (broker) => dispatchHandTool(broker),
-  knowledge_search: (broker, options) => knowledgeSearchTool(broker, options),
-  knowledge_store: (broker, options) => knowledgeStoreTool(broker, options),
-  ...FRAME_TOOL_FACTORIES,
-};
