@@ -4,6 +4,7 @@ import path from 'node:path';
 import { WireError } from '../protocol/index.js';
 import {
   adminClient,
+  createAspect,
   createTestDatabase,
   mintAspectToken,
   newAdminTokenValue,
@@ -335,12 +336,18 @@ describe('session control through the admin API (rewind, compact, tree)', () => 
     }
   });
 
-  it('answers 409 not_connected when the aspect has no socket, and 404 for an unknown entry', async () => {
+  it('answers 404 for an aspect that never registered, 409 not_connected for one with no socket, and 404 for an unknown entry', async () => {
     const admin = adminClient(replicaA.url, bootstrap);
-    const offline = await admin.post('/v1/aspects/nobody/compact', {}).then(
-      () => null,
-      (e: unknown) => e as WireError,
-    );
+    const refusal = (call: Promise<unknown>) =>
+      call.then(
+        () => null,
+        (e: unknown) => e as WireError,
+      );
+    const nobody = await refusal(admin.post('/v1/aspects/nobody/compact', {}));
+    expect(nobody).toMatchObject({ code: 'not_found', status: 404 });
+    expect(nobody?.message).toBe('no aspect named nobody has registered');
+    await createAspect(replicaA.url, admin, 'socketless'); // registered, never connected
+    const offline = await refusal(admin.post('/v1/aspects/socketless/compact', {}));
     expect(offline).toMatchObject({ code: 'not_connected', status: 409 });
     const unknown = await admin
       .post('/v1/aspects/historian/rewind', { target_entry_id: '01ARZ3NDEKTSV4RRFFQ69G5FAV' })

@@ -129,7 +129,7 @@ describe('session fork and activate through the admin API', () => {
     ).toMatchObject({ code: 'not_found', status: 404 });
     expect(
       await refusal(admin().post('/v1/aspects/nobody/fork', { source_entry_id: second.id })),
-    ).toMatchObject({ code: 'not_connected', status: 409 });
+    ).toMatchObject({ code: 'not_found', status: 404 });
     expect(await refusal(admin().post('/v1/aspects/scout/activate', { sid: 'global' }))).toMatchObject({
       code: 'conflict',
       status: 409,

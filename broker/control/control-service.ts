@@ -74,6 +74,8 @@ export class ControlService {
     const id = await withDatabaseRetry(() =>
       insertControlRequest(this.db, { aspect, action, params, requestedBy: caller.actor }),
     );
+    // An unknown name is not an aspect without a socket (409 not_connected): say it is unknown.
+    if (id === null) throw new WireError('not_found', `no aspect named ${aspect} has registered`);
     await this.audit.allowed(caller, `control.${action}`, aspect, { request_id: id });
     this.forwardLocally([id]);
     this.notifier.notify(CONTROL_CHANNEL, { ids: [id] });

@@ -11,14 +11,20 @@ import {
 describe('control request delivery against the not_connected failure', () => {
   let db: TestDatabase;
   let client: pg.Client;
-  const request = () =>
-    insertControlRequest(client, { aspect: 'scout', action: 'compact', params: {}, requestedBy: 'op:admin' });
+  const request = async () =>
+    (await insertControlRequest(client, {
+      aspect: 'scout',
+      action: 'compact',
+      params: {},
+      requestedBy: 'op:admin',
+    })) as string;
   const noSocket = { code: 'not_connected', message: 'no socket' };
 
   beforeAll(async () => {
     db = await createTestDatabase('control_sql');
     client = new pg.Client({ connectionString: db.url });
     await client.connect();
+    await client.query(`INSERT INTO aspects (name, registered_at) VALUES ('scout', now())`);
   });
   afterAll(async () => {
     await client?.end();
@@ -30,6 +36,18 @@ describe('control request delivery against the not_connected failure', () => {
     expect(await markControlDelivered(client, id)).toBe(true);
     expect(await failUndelivered(client, id, noSocket)).toBe(false);
     expect((await readControlRequest(client, id))?.state).toBe('pending');
+  });
+
+  it('records nothing for a name that never registered', async () => {
+    const none = await insertControlRequest(client, {
+      aspect: 'nobody',
+      action: 'compact',
+      params: {},
+      requestedBy: 'op:admin',
+    });
+    expect(none).toBeNull();
+    const { rows } = await client.query(`SELECT 1 FROM control_requests WHERE aspect = 'nobody'`);
+    expect(rows).toEqual([]);
   });
 
   it('a failed request is not delivered later', async () => {

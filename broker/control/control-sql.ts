@@ -16,15 +16,18 @@ export interface ControlRow {
 
 const COLUMNS = 'id::text AS id, aspect, action, params, state, result, error, delivered_at, requested_by';
 
+/** Records a control request for `aspect`; null (and nothing written) when no such aspect ever registered. */
 export async function insertControlRequest(
   db: Queryable,
   r: { aspect: string; action: ControlAction; params: unknown; requestedBy: string },
-): Promise<string> {
+): Promise<string | null> {
   const result = await db.query<{ id: string }>(
-    `INSERT INTO control_requests (aspect, action, params, requested_by) VALUES ($1, $2, $3, $4) RETURNING id::text AS id`,
+    `INSERT INTO control_requests (aspect, action, params, requested_by)
+     SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM aspects WHERE name = $1 AND registered_at IS NOT NULL)
+     RETURNING id::text AS id`,
     [r.aspect, r.action, JSON.stringify(r.params), r.requestedBy],
   );
-  return (result.rows[0] as { id: string }).id;
+  return result.rows[0]?.id ?? null;
 }
 
 export async function readControlRequest(db: Queryable, id: string): Promise<ControlRow | null> {
