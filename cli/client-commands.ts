@@ -2,7 +2,15 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { BrokerClient } from '../client/index.js';
 import { tokenSourceFromEnv } from '../platform/index.js';
-import { Address, AspectName, Content, DecimalId, MintTokenRequest, TokenKind } from '../protocol/index.js';
+import {
+  Address,
+  AspectName,
+  Content,
+  DecimalId,
+  MintTokenRequest,
+  TokenKind,
+  type RosterEntry,
+} from '../protocol/index.js';
 import { brokerUrlFromEnv, print, table } from './output.js';
 import { registerTailCommand } from './tail-command.js';
 import { UsageError, checkedInput, schemaArgument } from './usage.js';
@@ -91,12 +99,8 @@ export function registerClientCommands(program: Command): void {
             ...(options.thread ? { thread_id: options.thread } : {}),
           },
         );
-        print(
-          reply,
-          options.json,
-          () =>
-            `sent ${reply.id} in thread ${reply.thread_id}${reply.held_for ? ` (held for ${reply.held_for.join(', ')})` : ''}`,
-        );
+        const held = reply.held_for && !options.json ? await heldFor(client, reply.held_for) : '';
+        print(reply, options.json, () => `sent ${reply.id} in thread ${reply.thread_id}${held}`);
         if (quietS !== null) await printThreadReplies(client, reply, { quietS, json: options.json ?? false });
       },
     );
@@ -158,4 +162,23 @@ export function registerClientCommands(program: Command): void {
       await new BrokerClient(connectionFromEnv()).delete(`/v1/admin/tokens/${id}`);
       process.stdout.write(`revoked ${id}\n`);
     });
+}
+
+/**
+ * ` (held for wren (down), nosuch (never registered))`: why each held recipient did not get the
+ * message now, so a misspelt name is seen at once (issue 10's first hour). Best effort: without the
+ * roster the names stand alone.
+ */
+async function heldFor(client: BrokerClient, names: string[]): Promise<string> {
+  const roster = await client
+    .get<{ aspects: RosterEntry[] }>('/v1/aspects')
+    .then((r) => new Map(r.aspects.map((a) => [a.name, a])))
+    .catch(() => null);
+  const why = (name: string): string => {
+    if (roster === null || name.startsWith('op:')) return name;
+    const entry = roster.get(name);
+    if (!entry?.registered_at) return `${name} (never registered)`;
+    return `${name} (${entry.stay_down ? 'stayed down' : entry.status})`;
+  };
+  return ` (held for ${names.map(why).join(', ')})`;
 }

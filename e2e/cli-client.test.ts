@@ -131,7 +131,8 @@ describe('nexus client commands against a broker process', () => {
 
       const sent = stdoutOf(await nexus(['send', 'hello scout', '--to', 'scout']));
       // Held for scout once its registration goes stale (it has no socket): either is right here.
-      const [, id, thread] = /^sent (\d+) in thread (\d+)(?: \(held for scout\))?\n$/.exec(sent) ?? [];
+      const [, id, thread] =
+        /^sent (\d+) in thread (\d+)(?: \(held for scout \((?:stale|down)\)\))?\n$/.exec(sent) ?? [];
       expect(id).toBeDefined();
       const sentJson = JSON.parse(
         stdoutOf(await nexus(['send', 'and again', '--thread', thread as string, '--json'])),
@@ -146,7 +147,7 @@ describe('nexus client commands against a broker process', () => {
       ]);
 
       expect(stdoutOf(await nexus(['send', 'anyone there?', '--to', 'nobody']))).toMatch(
-        /^sent \d+ in thread \d+ \(held for nobody\)\n$/,
+        /^sent \d+ in thread \d+ \(held for nobody \(never registered\)\)\n$/,
       );
 
       // The broker's refusal is one line on stderr, and a non-zero exit.
