@@ -35,6 +35,8 @@ export const RegisterReply = z.strictObject({
   status: z.literal('registered'),
   heartbeat_interval_s: z.number(),
   stale_after_s: z.number(),
+  /** The database's identity (B.45): state a runtime kept against another one is discarded. */
+  nexus_instance: z.string(),
 });
 export type RegisterReply = z.infer<typeof RegisterReply>;
 

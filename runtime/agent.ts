@@ -13,7 +13,7 @@
 import { MODELS, type Message } from '../protocol/index.js';
 import { numberSetting, type Logger, type Readiness, type TokenRefusals } from '../platform/index.js';
 import { loadHome } from './home/home.js';
-import { loadState, saveState, type RuntimeState } from './home/state.js';
+import { discardDatabaseState, loadState, saveState, type RuntimeState } from './home/state.js';
 import { Sessions } from './session/sessions.js';
 import { defaultMaxOutputTokens, defaultReserveTokens, shouldCompact } from './session/compaction.pure.js';
 import { assembleSystemPrompt } from './prompt/system-prompt.pure.js';
@@ -103,6 +103,40 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   // Registered as the aspect's tools, so the roster's capabilities list what is offered (B.58).
   const offeredTools = offeredToolNames(config, logger);
 
+  /** Set at the first welcomed socket: from then on messages may have been taken. */
+  let welcomed = false;
+  /**
+   * B.45: the state in this home belongs to one database, named by the broker at registration.
+   * Against another one (its message ids start again) that state would make the runtime skip new
+   * messages as already processed, so at start it is moved aside, with a warning, and the runtime
+   * begins afresh. A change while running (nothing moved: turns may be under way) is an error event
+   * until the next start.
+   */
+  async function recordDatabase(instance: string): Promise<void> {
+    if (state.nexus_instance === instance) return;
+    if (state.nexus_instance !== undefined) {
+      const change = { was: state.nexus_instance, now: instance };
+      if (welcomed) {
+        logger.error(change, "the broker's database changed while this runtime ran; restart it (B.45)");
+        broker.publish('error', null, {
+          error: "the broker's database changed; restart the runtime",
+          ...change,
+        });
+        return;
+      }
+      await sessions.closeAll();
+      const movedTo = await discardDatabaseState(options.homeDir);
+      logger.warn(
+        { ...change, movedTo },
+        "the broker's database is not the one this home's state came from: state.json and session/ moved aside (B.45)",
+      );
+      state.last_processed_id = '0';
+      inbox.restartAt('0');
+    }
+    state.nexus_instance = instance;
+    await saveState(options.homeDir, state);
+  }
+
   const broker: BrokerSession = new BrokerSession({
     offeredTools,
     url: options.url,
@@ -123,7 +157,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       controls.push(request);
       kick();
     },
+    onRegistered: (reply) => recordDatabase(reply.nexus_instance),
     onConnected: () => {
+      welcomed = true;
       if (loop.isStayedDown)
         logger.info({ aspect: config.name }, 'stay-down cleared; taking turns again (B.81)');
       loop.resume();

@@ -11,7 +11,7 @@
  * and go out, oldest first, when the next socket is welcomed (B.88); the acknowledgement position
  * is sent again then too, since an ack made while the socket was down went nowhere.
  */
-import { WireError, type Message } from '../protocol/index.js';
+import { WireError, type Message, type RegisterReply } from '../protocol/index.js';
 import { BrokerClient, SocketClient } from '../client/index.js';
 import { failureLine, type Logger, type TokenRefusals } from '../platform/index.js';
 import type { AspectHome } from './home/home.js';
@@ -37,6 +37,11 @@ export interface BrokerSessionOptions {
   onTokenRefused: (line: string) => void;
   /** A socket was welcomed: the aspect is registered, live and not stayed down (B.81). */
   onConnected?: () => void;
+  /**
+   * Registration was accepted; runs before the socket opens (B.45: the database's identity). A
+   * failure is a failed registration, retried with the same backoff.
+   */
+  onRegistered?: (reply: RegisterReply) => Promise<void>;
   maxBackoffMs?: number;
 }
 
@@ -99,7 +104,8 @@ export class BrokerSession {
     };
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        const reply = await this.http.post<{ heartbeat_interval_s: number }>('/v1/aspects/register', body);
+        const reply = await this.http.post<RegisterReply>('/v1/aspects/register', body);
+        await this.options.onRegistered?.(reply);
         this.options.refusals.accepted();
         this.registered = true;
         this.startHeartbeats(reply.heartbeat_interval_s);

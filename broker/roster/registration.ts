@@ -16,6 +16,7 @@ import {
   instanceMismatchReason,
   lockAspect,
   markDown,
+  readNexusInstance,
   recordHeartbeat,
   upsertRegistration,
 } from './roster-sql.js';
@@ -89,20 +90,21 @@ export class RegistrationService {
           }
           throw err;
         }
-        return row;
+        return { row, nexusInstance: await readNexusInstance(tx) };
       }),
     ).catch((err: unknown) => {
       if (err instanceof WireError && err.code === 'stay_down')
         this.audit.denied(caller, 'aspect.register', body.name, { reason: 'stay_down' });
       throw err;
     });
-    if (previous?.instance_id && previous.instance_id !== instance_id) {
+    if (previous.row?.instance_id && previous.row.instance_id !== instance_id) {
       this.sockets.instanceRegistered(body.name, instance_id);
     }
     return {
       status: 'registered',
       heartbeat_interval_s: this.timing.heartbeatS,
       stale_after_s: this.timing.staleS,
+      nexus_instance: previous.nexusInstance,
     };
   }
 

@@ -189,3 +189,9 @@ export async function registeredInstance(
   );
   return result.rows[0] ?? null;
 }
+
+/** The database's identity (B.45): the row the foundation migration (0001) writes. */
+export async function readNexusInstance(db: Queryable): Promise<string> {
+  const result = await db.query<{ id: string }>('SELECT id FROM nexus_instance');
+  return (result.rows[0] as { id: string }).id;
+}

@@ -4,11 +4,14 @@
  * that numbered those messages: against another one the runtime would skip new messages whose ids
  * are lower. The identity is `pg_control_system().system_identifier` (fixed at initdb) with the
  * database's oid: databases cloned from one template share the first but not the second, and a
- * database dropped and made again gets a new oid. No migration is needed for it (ADR 0012).
+ * database dropped and made again gets a new oid (ADR 0012). Each runtime also checks the broker's
+ * `nexus_instance` at registration (B.45); this check covers what that one cannot tell apart:
+ * databases cloned from one template share their `nexus_instance` row.
  */
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
+import { discardDatabaseState } from '../../runtime/home/state.js';
 
 export interface DatabaseIdentity {
   system_identifier: string;
@@ -50,25 +53,10 @@ export async function reconcileHomes(
     .catch(() => null);
   const discarded: string[] = [];
   if (recorded && !same(recorded, current)) {
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     for (const name of await readdir(homesDir).catch((): string[] => [])) {
-      const home = path.join(homesDir, name);
-      const moved = await moveAside(home, ['state.json', 'session'], path.join(home, `discarded-${stamp}`));
-      if (moved) discarded.push(name);
+      if ((await discardDatabaseState(path.join(homesDir, name))) !== null) discarded.push(name);
     }
   }
   await writeFile(file, `${JSON.stringify(current)}\n`);
   return discarded;
-}
-
-async function moveAside(home: string, names: string[], target: string): Promise<boolean> {
-  let moved = false;
-  for (const name of names) {
-    const from = path.join(home, name);
-    if (!(await stat(from).catch(() => null))) continue;
-    await mkdir(target, { recursive: true });
-    await rename(from, path.join(target, name));
-    moved = true;
-  }
-  return moved;
 }

@@ -1,10 +1,11 @@
 /**
  * state.json: the runtime's bookkeeping in the home folder — the last message id it fully
- * processed and its instance id (kept across restarts so a restart re-registers as the same
- * instance instead of waiting for the old one to go stale). Written atomically by rename + fsync.
+ * processed, its instance id (kept across restarts so a restart re-registers as the same instance
+ * instead of waiting for the old one to go stale) and the identity of the database those ids came
+ * from (B.45). Written atomically by rename + fsync.
  */
 import { randomUUID } from 'node:crypto';
-import { open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { DecimalId, firstIssueText } from '../../protocol/index.js';
@@ -13,6 +14,8 @@ import { HomeError } from './home.js';
 export const RuntimeState = z.strictObject({
   instance_id: z.string().min(1).max(128),
   last_processed_id: DecimalId,
+  /** The broker database's identity (B.45) this state belongs to; absent until the first registration. */
+  nexus_instance: z.string().min(1).max(128).optional(),
 });
 export type RuntimeState = z.infer<typeof RuntimeState>;
 
@@ -48,4 +51,22 @@ export async function saveState(home: string, state: RuntimeState): Promise<void
     await handle.close();
   }
   await rename(temp, file);
+}
+
+/**
+ * Moves what a home holds against one database (`state.json` and `session/`) into
+ * `discarded-<time>/` inside the home: kept, never deleted. Returns that folder, or null when there
+ * was nothing to move.
+ */
+export async function discardDatabaseState(home: string): Promise<string | null> {
+  const target = path.join(home, `discarded-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  let moved = false;
+  for (const name of ['state.json', 'session']) {
+    const from = path.join(home, name);
+    if (!(await stat(from).catch(() => null))) continue;
+    await mkdir(target, { recursive: true });
+    await rename(from, path.join(target, name));
+    moved = true;
+  }
+  return moved ? target : null;
 }

@@ -66,6 +66,16 @@ export class Inbox {
     return taken;
   }
 
+  /**
+   * Starts again at `lastProcessedId`: the broker's database changed and its ids restart (B.45).
+   * Only before anything was received, when there is nothing to lose.
+   */
+  restartAt(lastProcessedId: string): void {
+    if (this.unfinished.size > 0) throw new Error('the inbox can restart only while it is empty');
+    this.acked = BigInt(lastProcessedId);
+    this.highestReceived = 0n;
+  }
+
   /** Marks ids done; returns the new ack position if it moved. */
   finish(ids: readonly string[]): string | null {
     for (const id of ids) this.unfinished.delete(id);
