@@ -41,7 +41,7 @@ export function registerAgentCommand(program: Command): void {
         logger,
         ready: () => agent?.ready() ?? { ready: false, reason: 'starting' },
       });
-      const { refused } = exits({
+      const { refused, failed } = exits({
         logger,
         server: plumbing.server,
         stop: async () => agent?.stop(),
@@ -55,6 +55,7 @@ export function registerAgentCommand(program: Command): void {
         token: () => plumbing.token.read(),
         refusals: plumbing.refusals,
         onTokenRefused: refused,
+        onRestartNeeded: failed,
         logger,
         metrics: createPrometheusMetrics(plumbing.registry),
       });

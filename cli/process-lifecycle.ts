@@ -62,7 +62,7 @@ export function exits(options: {
   stop: () => Promise<void>;
   /** What the process logs when a signal stops it. */
   stoppingMessage: string;
-}): { refused: (line: string) => void } {
+}): { refused: (line: string) => void; failed: (line: string) => void } {
   let ending = false;
   const end = async (code: number, line: string | null) => {
     if (ending) return;
@@ -79,5 +79,5 @@ export function exits(options: {
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
-  return { refused: (line) => void end(2, line) };
+  return { refused: (line) => void end(2, line), failed: (line) => void end(1, line) };
 }

@@ -63,10 +63,12 @@ export class BrokerClient {
   }
 
   /** Calls `method path` and returns the status and the parsed body (undefined for 204). */
+  /** `signal` (shutdown, stay-down) ends the call early; its abort is thrown as it is. */
   async call<T = unknown>(
     method: string,
     path: string,
     body?: unknown,
+    signal?: AbortSignal,
   ): Promise<{ status: number; body: T }> {
     const timeoutMs = this.options.timeoutMs ?? 30_000;
     const headers = {
@@ -80,10 +82,13 @@ export class BrokerClient {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal
+          ? AbortSignal.any([AbortSignal.timeout(timeoutMs), signal])
+          : AbortSignal.timeout(timeoutMs),
       });
       text = await response.text();
     } catch (err) {
+      if (signal?.aborted) throw err;
       const timedOut = err instanceof Error && err.name === 'TimeoutError';
       throw new BrokerUnreachableError(
         displayUrl(this.url),
@@ -104,16 +109,16 @@ export class BrokerClient {
     return { status: response.status, body: parsed as T };
   }
 
-  get<T = unknown>(path: string): Promise<T> {
-    return this.call<T>('GET', path).then((r) => r.body);
+  get<T = unknown>(path: string, signal?: AbortSignal): Promise<T> {
+    return this.call<T>('GET', path, undefined, signal).then((r) => r.body);
   }
 
-  post<T = unknown>(path: string, body: unknown = {}): Promise<T> {
-    return this.call<T>('POST', path, body).then((r) => r.body);
+  post<T = unknown>(path: string, body: unknown = {}, signal?: AbortSignal): Promise<T> {
+    return this.call<T>('POST', path, body, signal).then((r) => r.body);
   }
 
-  delete<T = unknown>(path: string): Promise<T> {
-    return this.call<T>('DELETE', path).then((r) => r.body);
+  delete<T = unknown>(path: string, signal?: AbortSignal): Promise<T> {
+    return this.call<T>('DELETE', path, undefined, signal).then((r) => r.body);
   }
 }
 

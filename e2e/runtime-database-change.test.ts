@@ -101,4 +101,31 @@ describe('a home whose state came from another database (B.45)', () => {
     expect(kept).toEqual(before);
     expect(await readdir(path.join(home, discarded as string, 'session'))).toContain('global.jsonl');
   });
+
+  it('asks for a restart, exit 1 with one line, when the database changes while it runs', async () => {
+    const broker = await brokerOnNewDatabase('db_change_live', 1);
+    const home = await writeHome({
+      'aspect.json': { name: 'echo', context_mode: 'global', provider: { kind: 'scripted' } },
+    });
+    const admin = adminClient(broker.url, bootstrap);
+    const { token } = await mintAspectToken(admin, 'echo');
+    const agent = startAgentProcess({ home, url: broker.url, token });
+    agents.push(agent);
+    await agent.waitForLog('"registered"');
+    const sql = new pg.Client({ connectionString: (databases.at(-1) as TestDatabase).url });
+    await sql.connect();
+    await sql.query(`UPDATE nexus_instance SET id = gen_random_uuid()::text`);
+    await sql.end();
+    // An admin deregistration closes the socket (B.89): the runtime registers again and meets the change.
+    await admin.delete('/v1/admin/aspects/echo');
+    expect(await agent.exited()).toBe(1);
+    expect(
+      agent
+        .logs()
+        .split('\n')
+        .filter((l) => l.startsWith('nexus: ')),
+    ).toEqual([
+      "nexus: the broker's database changed while this runtime ran; a restart discards the old state (B.45)",
+    ]);
+  });
 });

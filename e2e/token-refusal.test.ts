@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import type { BrokerClient } from '../client/index.js';
 import {
   adminClient,
@@ -163,5 +164,24 @@ describe('permanent refusals end a runtime or a worker; nothing else does (B.80)
       expect(line).toContain('401 unauthenticated');
     }
     expect(await hands.stop()).toBe(0);
+  });
+
+  it('nexus agent whose token is revoked while its broker is away exits 2 when the socket is refused', async () => {
+    const { id, token } = await mintAspectToken(admin, 'away');
+    const runtime = agent(await scriptedHome('away'), token);
+    await runtime.waitForLog('"registered"');
+    await broker.stop();
+    // Revoked while no broker runs: the runtime's socket meets an upgrade refused with 401.
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    await sql.query('UPDATE tokens SET revoked_at = now() WHERE id = $1', [id]);
+    await sql.end();
+    broker = await startBrokerProcess({ databaseUrl: db.url, bootstrapToken: bootstrap, port: broker.port });
+    admin = adminClient(broker.url, bootstrap);
+    // Before the mend the socket retried the old token forever and the runtime never ended.
+    expect(await runtime.exited()).toBe(2);
+    expect(plainLines(runtime.logs())).toEqual([
+      'nexus: the broker refused the token from NEXUS_TOKEN (401 unauthenticated): missing, unknown or revoked token',
+    ]);
   });
 });

@@ -58,6 +58,11 @@ export interface AgentOptions {
   /** Registration was refused for good (B.80); the caller ends the process with `line`. */
   onTokenRefused: (line: string) => void;
   metrics?: RuntimeMetrics;
+  /**
+   * The runtime cannot go on without a restart (the broker's database changed under it, B.45); the
+   * caller ends the process with `line`, and the next start sets things right.
+   */
+  onRestartNeeded?: (line: string) => void;
   /** Where `NEXUS_TOOL_RETRY_S` and `NEXUS_REGISTER_RETRY_CAP_S` are read; default process.env. */
   env?: Record<string, string | undefined>;
 }
@@ -109,20 +114,20 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
    * B.45: the state in this home belongs to one database, named by the broker at registration.
    * Against another one (its message ids start again) that state would make the runtime skip new
    * messages as already processed, so at start it is moved aside, with a warning, and the runtime
-   * begins afresh. A change while running (nothing moved: turns may be under way) is an error event
-   * until the next start.
+   * begins afresh. A change while running cannot be mended in place (turns may be under way, the
+   * inbox holds the old database's ids): the socket is not opened and the process asks for a restart.
    */
   async function recordDatabase(instance: string): Promise<void> {
     if (state.nexus_instance === instance) return;
     if (state.nexus_instance !== undefined) {
       const change = { was: state.nexus_instance, now: instance };
       if (welcomed) {
-        logger.error(change, "the broker's database changed while this runtime ran; restart it (B.45)");
-        broker.publish('error', null, {
-          error: "the broker's database changed; restart the runtime",
-          ...change,
-        });
-        return;
+        const line =
+          "the broker's database changed while this runtime ran; a restart discards the old state (B.45)";
+        logger.error(change, line);
+        options.onRestartNeeded?.(line);
+        // Not connected again: a failed registration, retried with backoff until the restart.
+        throw new Error(line);
       }
       await sessions.closeAll();
       const movedTo = await discardDatabaseState(options.homeDir);
@@ -259,8 +264,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     const threadId = (batch[0] as Message).thread_id;
     await credentialReady();
     if (config.context_mode === 'stateless') {
+      // One call per message (B.22): a failure costs that message's answer, never the others'.
       for (const message of batch) {
-        if (takes(message, NO_FACTS))
+        if (!takes(message, NO_FACTS)) continue;
+        try {
           await answerStatelessly(message, {
             self: config.name,
             systemPrompt,
@@ -271,6 +278,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
             maxOutputTokens,
             signal,
           });
+        } catch (err) {
+          if (signal.aborted) throw err; // abandoned: the batch is taken again later
+          logger.error({ err: String(err), message_id: message.id }, 'stateless answer failed');
+          broker.publish('error', message.thread_id, {
+            error: `stateless answer failed: ${String(err)}`,
+            message_id: message.id,
+          });
+        }
       }
       return;
     }
@@ -290,7 +305,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       );
     }
     if (fresh.length === 0) return;
-    await beforeTurn?.(session, fresh); // B.18: a thread's first batch may bring a knowledge note
+    // B.18: a thread's first batch may bring a knowledge note; one that cannot be written leaves the
+    // batch unbegun and unacknowledged (B.82).
+    await beforeTurn?.(session, fresh, signal).catch((err: unknown) => {
+      if (signal.aborted) throw err;
+      throw new TurnNotStarted(err);
+    });
     const started = performance.now();
     const outcome = await runTurn(fresh, {
       ...turnDeps(session, taken, signal),
@@ -387,7 +407,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       metrics.record({ type: 'session:compacted', aspect: config.name });
     }
     const params = (request.params ?? {}) as { thread_id?: string };
-    broker.publish(kind, params.thread_id, {
+    // B.88: the thread of the session it changed; null for the global session.
+    broker.publish(kind, params.thread_id ?? null, {
       request_id: request.request_id,
       ...(outcome.result as Record<string, unknown>),
     });

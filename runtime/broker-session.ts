@@ -105,6 +105,7 @@ export class BrokerSession {
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
         const reply = await this.http.post<RegisterReply>('/v1/aspects/register', body);
+        if (this.stopped) return; // stop() ran meanwhile: no heartbeats, no socket
         await this.options.onRegistered?.(reply);
         this.options.refusals.accepted();
         this.registered = true;
@@ -131,9 +132,18 @@ export class BrokerSession {
   private openSocket(): void {
     if (this.stopped || this.refused) return;
     this.socket?.close();
-    this.socket = new SocketClient({
+    let token: string;
+    try {
+      token = this.options.token();
+    } catch (err) {
+      // The token file vanished between registration and here: registration reads it again.
+      this.options.logger.warn({ err: failureLine(err) }, 'token unreadable; registering again');
+      setTimeout(() => void this.reconnect(), 1000).unref();
+      return;
+    }
+    const socket: SocketClient = new SocketClient({
       url: this.options.url,
-      token: this.options.token(),
+      token,
       instanceId: this.options.instanceId,
       resumeAfter: this.options.resumeAfter(),
       autoAck: false,
@@ -146,7 +156,15 @@ export class BrokerSession {
         // Replaced, stayed down or refused token: the socket gives up; go back through registration.
         if (!this.stopped && [4401, 4403, 4409].includes(code)) setTimeout(() => void this.reconnect(), 1000);
       },
+      // The upgrade refused with 401: the token this socket holds was revoked or rotated while it
+      // was down. Registration reads the token again, and gives up as B.80 says if it stays refused.
+      onConnectFailure: (failure) => {
+        if (this.stopped || !('status' in failure) || failure.status !== 401) return;
+        socket.close();
+        void this.reconnect();
+      },
     });
+    this.socket = socket;
   }
 
   private startHeartbeats(intervalS: number): void {

@@ -19,7 +19,7 @@ import type { Embedder } from './knowledge-tools.js';
 import { opensThread, passingHits, retrievalQuery } from './retrieval.pure.js';
 
 /** Runs before a turn's batch is appended; resolves once a note, if any, is on disk. */
-export type BeforeTurn = (session: SessionFile, batch: Message[]) => Promise<void>;
+export type BeforeTurn = (session: SessionFile, batch: Message[], signal?: AbortSignal) => Promise<void>;
 
 export interface ActiveRetrievalDeps {
   broker: BrokerClient;
@@ -33,7 +33,7 @@ export function activeRetrieval(config: AspectConfig, deps: ActiveRetrievalDeps)
   const settings = config.knowledge ?? AspectConfigFields.shape.knowledge.unwrap().parse({});
   if (!settings.active_retrieval) return null;
   const scope = knowledgeScopeText(settings.scope);
-  return async (session, batch) => {
+  return async (session, batch, signal) => {
     const threadId = batch[0]?.thread_id;
     if (threadId === undefined || !opensThread(session.entries, threadId)) return;
     const query = retrievalQuery(batch.map((m) => m.content).join('\n'));
@@ -42,13 +42,13 @@ export function activeRetrieval(config: AspectConfig, deps: ActiveRetrievalDeps)
     let reply: KnowledgeSearchReply;
     try {
       const embedding = deps.embed ? await deps.embed(query) : null;
-      reply = await deps.broker.post<KnowledgeSearchReply>('/v1/knowledge/search', {
-        q: query,
-        top_k: settings.top_k,
-        scope,
-        ...(embedding ? { embedding } : {}),
-      });
+      reply = await deps.broker.post<KnowledgeSearchReply>(
+        '/v1/knowledge/search',
+        { q: query, top_k: settings.top_k, scope, ...(embedding ? { embedding } : {}) },
+        signal,
+      );
     } catch (err) {
+      if (signal?.aborted) throw err; // stay-down or SIGTERM: the batch is taken again later
       deps.logger.warn(
         { err: String(err), thread_id: threadId },
         'active retrieval failed; the turn goes on without it',

@@ -7,7 +7,7 @@
  * so a retried send is still sent once.
  */
 import { WireError } from '../../protocol/index.js';
-import type { BrokerClient } from '../../client/index.js';
+import { BrokerUnreachableError, type BrokerClient } from '../../client/index.js';
 import type { Logger } from '../../platform/index.js';
 
 /** Posts to the broker on behalf of a turn; `signal` ends the retries (shutdown, stay-down). */
@@ -43,6 +43,7 @@ const TRANSIENT_CODES = new Set([
 
 /** Whether a failed broker call may succeed if made again (B.110). */
 export function isTransient(err: unknown): boolean {
+  if (err instanceof BrokerUnreachableError) return err.retryable;
   if (err instanceof WireError) return err.status === 502 || err.status === 503 || err.status === 504;
   // fetch wraps the network error (`TypeError: fetch failed`, cause ECONNREFUSED …); walk the causes.
   // (Duck-typed: fetch's errors may come from another realm, where `instanceof Error` is false.)
@@ -81,8 +82,9 @@ export function retryingPoster(broker: BrokerClient, settings: RetrySettings, lo
   ): Promise<{ status: number; body: T }> {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
       try {
-        return await broker.call<T>(method, path, body);
+        return await broker.call<T>(method, path, body, signal);
       } catch (err) {
         const left = settings.windowMs - (Date.now() - started);
         if (!isTransient(err) || left <= 0 || signal?.aborted) throw err;

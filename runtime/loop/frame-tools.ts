@@ -13,7 +13,9 @@ import { z } from 'zod';
 import {
   AspectName,
   DecimalId,
+  WireError,
   type AbortReply,
+  type DispatchInfo,
   type ShutdownReply,
   type TokenInfo,
 } from '../../protocol/index.js';
@@ -44,8 +46,22 @@ export function abortDispatchTool(broker: BrokerCaller): RuntimeTool<z.infer<typ
     description:
       'Admin override: abort a Hand dispatch of any aspect. A queued dispatch ends at once; a running one ends at its next heartbeat. Audited.',
     input: AbortDispatchInput,
-    run: (input, context) =>
-      broker.post<AbortReply>(`/v1/hands/dispatches/${path(input.dispatch_id)}/abort`, {}, context.signal),
+    run: async (input, context) => {
+      const route = `/v1/hands/dispatches/${path(input.dispatch_id)}`;
+      try {
+        return await broker.post<AbortReply>(`${route}/abort`, {}, context.signal);
+      } catch (err) {
+        // 409: it is done. Perhaps by this very abort, whose reply a dying replica lost before the
+        // retry (B.110): either way the model is told the state it is in, not a failure.
+        if (!(err instanceof WireError && err.code === 'conflict')) throw err;
+        const state = await broker.get<DispatchInfo>(route, context.signal);
+        return {
+          state: state.state,
+          ...(state.result ? { result: state.result } : {}),
+          note: 'already done',
+        };
+      }
+    },
   };
 }
 

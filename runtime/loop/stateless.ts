@@ -3,7 +3,7 @@
  * the aspect by name; the final text goes back to the sender as a reply in the same thread.
  * Nothing is written to `session/`.
  */
-import type { Message } from '../../protocol/index.js';
+import { WireError, type Message } from '../../protocol/index.js';
 import { renderMessage } from '../prompt/render.pure.js';
 import type { Provider, ProviderRequest, ProviderResult } from '../providers/provider.js';
 import type { BrokerPoster } from './broker-retry.js';
@@ -33,15 +33,22 @@ export async function answerStatelessly(message: Message, deps: StatelessDeps): 
     deps.signal,
   );
   if (!result.content.trim()) return;
-  await deps.broker.post(
-    '/v1/messages',
-    {
-      content: result.content,
-      to: [message.from],
-      thread_id: message.thread_id,
-      reply_to: message.id,
-      idempotency_key: `stateless:${message.id}`,
-    },
-    deps.signal,
-  );
+  try {
+    await deps.broker.post(
+      '/v1/messages',
+      {
+        content: result.content,
+        to: [message.from],
+        thread_id: message.thread_id,
+        reply_to: message.id,
+        idempotency_key: `stateless:${message.id}`,
+      },
+      deps.signal,
+    );
+  } catch (err) {
+    // Answered before (a batch taken again after a stay-down or a restart): the new answer's text
+    // differs from the first, so its key is refused (B.8); the first answer stands.
+    if (err instanceof WireError && err.code === 'conflict' && /idempotency_key/.test(err.message)) return;
+    throw err;
+  }
 }

@@ -16,6 +16,9 @@ import { BatchBackoff } from './batch-backoff.js';
 import { TurnNotStarted } from './turn.js';
 import type { CrashPoint } from './crash-points.js';
 
+/** After the loop itself failed (not a turn), how long before it runs again. */
+const LOOP_RETRY_MS = 1000;
+
 export interface TurnLoopDeps {
   inbox: Inbox;
   logger: Logger;
@@ -26,7 +29,7 @@ export interface TurnLoopDeps {
   hasWorkBetweenTurns(): boolean;
   /** Makes `id` the acknowledged position: state.json, then the broker. */
   acknowledge(id: string): Promise<void>;
-  publishError(threadId: string, data: Record<string, unknown>): void;
+  publishError(threadId: string | null, data: Record<string, unknown>): void;
   crash(point: CrashPoint): void;
   /** Aborted at SIGTERM. */
   shutdown: AbortSignal;
@@ -52,6 +55,7 @@ export class TurnLoop {
   /** Starts draining the inbox unless a loop already runs, the runtime stopped, or it is stayed down. */
   kick(): void {
     this.running ??= (async () => {
+      let failed = false;
       try {
         while (!this.deps.shutdown.aborted && !this.stayedDown) {
           await this.deps.betweenTurns();
@@ -60,10 +64,17 @@ export class TurnLoop {
           if (batch.length === 0) break;
           await this.takeTurn(batch);
         }
+      } catch (err) {
+        // Saving state.json, or work between turns (a sweep, a control request), failed: nothing
+        // unprocessed was acknowledged. Reported, and the loop tries again after a pause, not at once.
+        failed = true;
+        this.deps.logger.error({ err: String(err) }, 'the turn loop failed; trying again in 1 s');
+        this.deps.publishError(null, { error: `the turn loop failed: ${String(err)}` });
       } finally {
         this.running = null;
         if (!this.deps.shutdown.aborted && !this.stayedDown) {
-          if (this.deps.inbox.hasReady(this.held) || this.deps.hasWorkBetweenTurns()) this.kick();
+          if (failed) this.retryLater(LOOP_RETRY_MS);
+          else if (this.deps.inbox.hasReady(this.held) || this.deps.hasWorkBetweenTurns()) this.kick();
           else this.wakeForHeldBatches();
         }
       }
@@ -135,14 +146,18 @@ export class TurnLoop {
 
   /** Only held batches wait: kick again when the earliest is due. */
   private wakeForHeldBatches(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
     const due = this.backoff.nextDueInMs();
-    this.retryTimer =
-      due === null || this.deps.inbox.depth === 0
-        ? null
-        : setTimeout(() => {
-            this.retryTimer = null;
-            this.kick();
-          }, due);
+    if (due === null || this.deps.inbox.depth === 0) {
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    } else this.retryLater(due);
+  }
+
+  private retryLater(ms: number): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.kick();
+    }, ms);
   }
 }

@@ -237,12 +237,16 @@ async function executePendingToolCalls(threadId: string, deps: TurnDeps): Promis
   const pending = unansweredToolCalls(deps.session);
   if (!pending) return;
   for (const call of pending.calls) {
+    // Stay-down or SIGTERM: no further tool call goes out (B.81), and one cut short is not recorded,
+    // so the resumed turn runs it again with the same idempotency key (B.17).
+    deps.signal.throwIfAborted();
     const started = Date.now();
     const outcome = await deps.tools.execute(call.name, call.input, {
       threadId,
       idempotencyKey: idempotencyKeyFor(pending.assistantId, call.id),
       signal: deps.signal,
     });
+    deps.signal.throwIfAborted();
     deps.toolCalled({ tool: call.name, call_id: call.id, ok: !outcome.isError, ms: Date.now() - started });
     await deps.session.append([
       {

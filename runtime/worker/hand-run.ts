@@ -79,6 +79,7 @@ export async function runHand(
         const outcome = await deps.tools.execute(toolCall.name, toolCall.input, {
           threadId: dispatch.thread_id,
           idempotencyKey: `${dispatch.id}:${dispatch.attempt}:${toolCall.id}`.slice(0, 128),
+          signal,
         });
         messages.push({
           role: 'tool',

@@ -10,7 +10,13 @@
  * first claim after a start or a failure does not wait, so readiness is known at once.
  */
 import { ClaimedDispatch, WireError, type ResultEnvelope } from '../../protocol/index.js';
-import { failureLine, type Logger, type Readiness, type TokenRefusals } from '../../platform/index.js';
+import {
+  failureLine,
+  numberSetting,
+  type Logger,
+  type Readiness,
+  type TokenRefusals,
+} from '../../platform/index.js';
 import { NO_METRICS, type RuntimeMetrics } from '../observability/runtime-events.js';
 import { observedProvider } from '../providers/observed.js';
 import { BrokerClient } from '../../client/index.js';
@@ -18,6 +24,7 @@ import { brokerCredential, type CredentialSource } from '../credentials.js';
 import { callWithRetry, createProvider, credentialNameFor, offlineReason } from '../providers/registry.js';
 import { createScriptedProvider } from '../providers/scripted.js';
 import { handToolRegistry } from '../loop/knowledge-tools.js';
+import { retryingPoster } from '../loop/broker-retry.js';
 import { providerEmbedder } from '../loop/embedder.js';
 import { runHand, type StopReason } from './hand-run.js';
 
@@ -38,6 +45,8 @@ export interface WorkerOptions {
   /** The broker refused the token for good (B.80); the caller ends the process with `line`. */
   onTokenRefused: (line: string) => void;
   metrics?: RuntimeMetrics;
+  /** Where `NEXUS_TOOL_RETRY_S` is read; default process.env. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface RunningWorker {
@@ -57,6 +66,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     timeoutMs: (CLAIM_WAIT_S + 10) * 1000,
   });
   const metrics = options.metrics ?? NO_METRICS;
+  // B.110: a Hand's knowledge calls retry transient failures as a turn's do, within its deadline.
+  const toolBroker = retryingPoster(
+    broker,
+    { windowMs: numberSetting(options.env ?? process.env, 'NEXUS_TOOL_RETRY_S', 60, 0, 3600) * 1000 },
+    logger,
+  );
   /** Whether the last claim reached the broker (null before the first answer). */
   let claimsReach: boolean | null = null;
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
@@ -121,7 +136,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
             { dispatch: d.id, model },
             'no price known for this model; its cost counts as 0 (B.19)',
           );
-        const tools = handToolRegistry(d.hand_definition.tools, broker, {
+        const tools = handToolRegistry(d.hand_definition.tools, toolBroker, {
           lease: { dispatch_id: d.id, ...lease(d) },
           embed: providerEmbedder(provider, logger),
         });
