@@ -32,9 +32,19 @@ export const KnowledgeQueryText = z
   .max(MAX_KNOWLEDGE_QUERY_CHARS, `must be at most ${MAX_KNOWLEDGE_QUERY_CHARS} characters`)
   .refine((s) => s.trim() !== '', 'must not be empty or blank');
 
-/** An embedding: numbers; the broker checks the count against `NEXUS_EMBEDDING_DIM`. */
+/** The magnitudes a Postgres `real` (a 32-bit float) holds; others fail the insert (22003). */
+const FLOAT32_MIN = 1.1754943508222875e-38;
+const FLOAT32_MAX = 3.4028234663852886e38;
+const Float32 = z
+  .number()
+  .refine(
+    (v) => v === 0 || (Math.abs(v) >= FLOAT32_MIN && Math.abs(v) <= FLOAT32_MAX),
+    'must be 0 or a 32-bit float (magnitude from about 1.2e-38 to 3.4e38)',
+  );
+
+/** An embedding: 32-bit floats; the broker checks the count against `NEXUS_EMBEDDING_DIM`. */
 export const Embedding = z
-  .array(z.number())
+  .array(Float32)
   .min(1, 'must not be empty')
   .max(MAX_EMBEDDING_DIM, `must have at most ${MAX_EMBEDDING_DIM} numbers`);
 

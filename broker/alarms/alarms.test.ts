@@ -289,4 +289,23 @@ describe('alarms', () => {
     const { rows } = await sql.query('SELECT error FROM alarm_firings WHERE alarm_id = $1', [alarm.id]);
     expect(rows).toEqual([{ error: 'nexus:stay_down:gamma is shut down (stay-down)' }]);
   });
+
+  it('does not fire for an owner whose tokens are all revoked: a firing speaks with the authority of now', async () => {
+    const delta = await createAspect(broker.url, admin, 'delta');
+    const alarm = await delta.http.post<AlarmReply>('/v1/alarms', {
+      to: ['beta'],
+      content: 'from delta',
+      at: inSeconds(3600),
+    });
+    await admin.delete(`/v1/admin/tokens/${delta.tokenId}`);
+    await sql.query('UPDATE alarms SET next_at = now() WHERE id = $1', [alarm.id]);
+    const { value: fired } = await waitUntil(
+      async () => (await alarmsOf(admin)).find((a) => a.id === alarm.id && a.next_at === null) ?? null,
+      { timeoutMs: 15_000, what: 'the revoked owner’s alarm to come due' },
+    );
+    expect(fired.fired).toBe(1);
+    expect(await firingsOf(alarm.id)).toEqual([]);
+    const { rows } = await sql.query('SELECT error FROM alarm_firings WHERE alarm_id = $1', [alarm.id]);
+    expect(rows).toEqual([{ error: 'nexus:forbidden:delta holds no live token: the alarm does not fire' }]);
+  });
 });

@@ -1,4 +1,11 @@
-import { WireError, type MessageKind, type SendReply, type SendRequest } from '../../protocol/index.js';
+import {
+  BROKER_SENDER,
+  RESERVED_NAME_MESSAGE,
+  WireError,
+  type MessageKind,
+  type SendReply,
+  type SendRequest,
+} from '../../protocol/index.js';
 import type { Queryable } from '../db/pool.js';
 import { withDatabaseRetry } from '../db/retry.js';
 import type { Principal } from '../auth/principal.js';
@@ -47,6 +54,11 @@ export class MessageService {
     if (caller.address === null) {
       this.audit.denied(caller, 'message.send', null, { reason: 'worker tokens cannot send messages' });
       throw new WireError('forbidden', 'worker tokens cannot send messages');
+    }
+    // B.84: a token minted for the reserved name before it was reserved still cannot speak as it.
+    if (caller.kind === 'aspect' && caller.address === BROKER_SENDER) {
+      this.audit.denied(caller, 'message.send', null, { reason: 'reserved name' });
+      throw new WireError('forbidden', RESERVED_NAME_MESSAGE);
     }
     if (request.from !== undefined && request.from !== caller.address) {
       this.audit.denied(caller, 'message.send', request.from, { reason: 'identity_mismatch' });

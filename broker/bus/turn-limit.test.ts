@@ -159,6 +159,11 @@ describe('the thread turn limit', () => {
       .catch((e: unknown) => e as WireError);
     expect(err).toMatchObject({ status: 400, code: 'invalid_request' });
     expect((err as WireError).message).toMatch(/^name: .*reserved/);
+    // Nor send as it.
+    const sent = await new BrokerClient({ url: broker.url, token })
+      .post('/v1/messages', { content: 'I am the broker', to: ['ping'] })
+      .catch((e: unknown) => e as WireError);
+    expect(sent).toMatchObject({ status: 403, code: 'forbidden' });
     // An ordinary name is unaffected.
     expect(await mintAspectToken(admin, 'nexus-fan')).toMatchObject({ token: expect.any(String) });
   });

@@ -17,6 +17,10 @@ const MIGRATION_LOCK_KEY = 7_220_001;
 /** Reads the migrations shipped with this build, in version order. */
 export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
+  // Two files of one version: only the first would ever run, silently. Refuse the set instead.
+  for (let i = 1; i < files.length; i++)
+    if ((files[i] as string).slice(0, 4) === (files[i - 1] as string).slice(0, 4))
+      throw new Error(`migrations ${files[i - 1]} and ${files[i]} have the same version`);
   return Promise.all(
     files.map(async (file) => ({
       version: Number(file.slice(0, 4)),

@@ -108,6 +108,22 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/credentials/key/grants', caller: 'admin', body: { aspect: 'victim' } },
   { method: 'DELETE', path: '/v1/credentials/key/grants/victim', caller: 'admin' },
   { method: 'POST', path: '/v1/credentials/key/fetch', caller: 'aspect', body: {} },
+  // alarms, the expected roster
+  {
+    method: 'POST',
+    path: '/v1/alarms',
+    caller: 'aspect',
+    body: { to: ['peer'], content: 'x', every_s: 3600 },
+  },
+  { method: 'GET', path: '/v1/alarms', caller: 'admin' },
+  { method: 'DELETE', path: '/v1/alarms/999999', caller: 'admin' },
+  { method: 'PUT', path: '/v1/admin/expected-roster', caller: 'admin', body: { source: 's', aspects: [] } },
+  // knowledge
+  { method: 'POST', path: '/v1/knowledge', caller: 'aspect', body: { topic: 't', content: 'c' } },
+  { method: 'GET', path: '/v1/knowledge/search', caller: 'admin' },
+  { method: 'POST', path: '/v1/knowledge/search', caller: 'aspect', body: { q: 'x' } },
+  { method: 'GET', path: '/v1/knowledge', caller: 'admin' },
+  { method: 'DELETE', path: '/v1/knowledge/999999', caller: 'admin' },
 ];
 
 describe('strict bodies and queries on every route (B.8)', () => {

@@ -138,6 +138,17 @@ describe('the expected roster', () => {
       `/v1/messages?thread_id=${notes[0]?.thread_id}`,
     );
     expect(framesMail.messages.map((m) => m.id)).toEqual([notes[0]?.id]);
+    // `nexus` sends and is never addressed (B.84), so it is no participant: the frame's answer
+    // without `to` has no one to go to, rather than being held for a mailbox nobody drains.
+    const answer = await errorOf(
+      frame.client.post('/v1/messages', { content: 'noted', thread_id: notes[0]?.thread_id }),
+    );
+    expect(answer?.code).toBe('no_recipient');
+    const { rows } = await sql.query(
+      `SELECT participant FROM thread_participants WHERE thread_id = $1 ORDER BY participant`,
+      [notes[0]?.thread_id],
+    );
+    expect(rows.map((r: { participant: string }) => r.participant)).toEqual(['frame']);
 
     // A second source expecting another absent aspect: its report, later, proves the duty ran
     // again, and the first spell is still reported once.

@@ -6,23 +6,31 @@
  */
 import type { Duty } from '../duties/duty-runner.js';
 import type { DeliveryAnnouncer } from '../bus/send.js';
-import type { Queryable } from '../db/pool.js';
+import type pg from 'pg';
+import { withTransaction, type Queryable } from '../db/pool.js';
 
 /** Lock key of the expected-roster duty (the 7_230_0xx range of orchestrator duties). */
 const EXPECTED_ROSTER_DUTY_KEY = 7_230_021;
 
-/** Replaces the list of aspects `source` expects; entries it keeps keep their `added_at`. */
+/**
+ * Replaces the list of aspects `source` expects; entries it keeps keep their `added_at`. Two PUTs
+ * of one source take turns (a lock per source, then the write in a statement of its own, whose
+ * snapshot follows the lock), so the later list wins whole instead of merging with the other.
+ */
 export async function replaceExpectedAspects(
-  db: Queryable,
+  pool: pg.Pool,
   source: string,
   aspects: string[],
 ): Promise<void> {
-  await db.query(
-    `WITH gone AS (DELETE FROM expected_aspects WHERE source = $1 AND NOT (aspect = ANY ($2::text[])))
-     INSERT INTO expected_aspects (source, aspect) SELECT $1, a FROM unnest($2::text[]) a
-     ON CONFLICT DO NOTHING`,
-    [source, aspects],
-  );
+  await withTransaction(pool, async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('nexus.expected:' || $1, 0))`, [source]);
+    await tx.query(
+      `WITH gone AS (DELETE FROM expected_aspects WHERE source = $1 AND NOT (aspect = ANY ($2::text[])))
+       INSERT INTO expected_aspects (source, aspect) SELECT $1, a FROM unnest($2::text[]) a
+       ON CONFLICT DO NOTHING`,
+      [source, aspects],
+    );
+  });
 }
 
 interface MissingReport {

@@ -36,6 +36,7 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
   private readonly origin = randomUUID();
   private rightsTimer: NodeJS.Timeout | null = null;
   private checkingRights = false;
+  private recheckRights = false;
 
   constructor(
     private readonly deps: HubDeps,
@@ -203,7 +204,11 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
    * one, and the next poll comes within `revokePollMs`.
    */
   async checkRights(only?: readonly string[]): Promise<void> {
-    if (this.checkingRights) return;
+    if (this.checkingRights) {
+      // The check under way may have read the rows before this change committed: run once more.
+      this.recheckRights = true;
+      return;
+    }
     const readAt = performance.now();
     const sockets = [...this.byMailbox.values()].filter(
       (c) =>
@@ -231,6 +236,10 @@ export class SocketHub implements DeliveryAnnouncer, SocketControl {
       this.deps.logger.debug({ err }, 'socket rights check failed; the next poll retries');
     } finally {
       this.checkingRights = false;
+      if (this.recheckRights) {
+        this.recheckRights = false;
+        void this.checkRights();
+      }
     }
   }
 
