@@ -8,7 +8,7 @@ import {
   type AlarmListReply,
   type AlarmReply,
 } from '../protocol/index.js';
-import { connectionFromEnv } from './client-commands.js';
+import { connectionFromEnv } from './connection.js';
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 

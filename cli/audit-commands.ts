@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { BrokerClient } from '../client/index.js';
 import { AuditQuery, WireError, firstIssueText, type AuditEntry } from '../protocol/index.js';
-import { connectionFromEnv } from './client-commands.js';
+import { connectionFromEnv } from './connection.js';
 
 /** `nexus audit` (B.29, B.91): the audit log, oldest first, filtered and paged by id (admin). */
 export function registerAuditCommands(program: Command): void {

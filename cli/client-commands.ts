@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { BrokerClient } from '../client/index.js';
-import { tokenSourceFromEnv } from '../platform/index.js';
 import {
   Address,
   AspectName,
@@ -11,7 +10,7 @@ import {
   TokenKind,
   type RosterEntry,
 } from '../protocol/index.js';
-import { brokerUrlFromEnv, print, table } from './output.js';
+import { print, table } from './output.js';
 import { registerTailCommand } from './tail-command.js';
 import { UsageError, checkedInput, schemaArgument } from './usage.js';
 
@@ -28,21 +27,7 @@ const AddressList = z
     z.array(Address).min(1, 'must name at least one recipient').max(100, 'must name at most 100 recipients'),
   );
 import { DEFAULT_QUIET_S, printThreadReplies, waitSeconds } from './send-wait.js';
-
-interface Connection {
-  url: string;
-  token: string;
-}
-
-/**
- * NEXUS_URL and the token (NEXUS_TOKEN_FILE, else NEXUS_TOKEN, else the `nexus dev` token file
- * `./.nexus/admin-token`), with the `nexus dev` URL by default (B.34). A missing token throws a
- * `ConfigError` naming what was looked for and where.
- */
-export function connectionFromEnv(env = process.env): Connection {
-  const url = brokerUrlFromEnv(env);
-  return { url, token: tokenSourceFromEnv(env, { devDefault: true }).read() };
-}
+import { connectionFromEnv } from './connection.js';
 
 /** Client commands: talk to a broker as the holder of NEXUS_TOKEN. */
 export function registerClientCommands(program: Command): void {
@@ -100,7 +85,9 @@ export function registerClientCommands(program: Command): void {
           },
         );
         const held = reply.held_for && !options.json ? await heldFor(client, reply.held_for) : '';
-        print(reply, options.json, () => `sent ${reply.id} in thread ${reply.thread_id}${held}`);
+        // With --wait and --json every line is one JSON object (the reply, then each message).
+        if (options.json && quietS !== null) process.stdout.write(`${JSON.stringify(reply)}\n`);
+        else print(reply, options.json, () => `sent ${reply.id} in thread ${reply.thread_id}${held}`);
         if (quietS !== null) await printThreadReplies(client, reply, { quietS, json: options.json ?? false });
       },
     );

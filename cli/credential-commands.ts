@@ -7,7 +7,7 @@ import {
   type CredentialInfo,
   type CredentialListReply,
 } from '../protocol/index.js';
-import { connectionFromEnv } from './client-commands.js';
+import { connectionFromEnv } from './connection.js';
 import { print, table } from './output.js';
 import { UsageError, checkedInput, schemaArgument } from './usage.js';
 

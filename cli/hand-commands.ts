@@ -13,7 +13,7 @@ import {
   type QueueReply,
 } from '../protocol/index.js';
 import { intInRange, parsePositiveInt } from './arguments.js';
-import { connectionFromEnv } from './client-commands.js';
+import { connectionFromEnv } from './connection.js';
 import { print, table } from './output.js';
 import { UsageError, checkedInput, schemaArgument } from './usage.js';
 

@@ -14,7 +14,7 @@ import {
   type StoreKnowledgeReply,
 } from '../protocol/index.js';
 import { parsePositiveInt } from './arguments.js';
-import { connectionFromEnv } from './client-commands.js';
+import { connectionFromEnv } from './connection.js';
 
 const CONNECTION_HELP = `
 Talks to the broker at NEXUS_URL (default http://127.0.0.1:7888) as the holder of NEXUS_TOKEN

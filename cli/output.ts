@@ -1,5 +1,6 @@
 /** How commands print data: JSON with `--json`, else text; tables are tab-separated under a header. */
 import { ConfigError } from '../platform/index.js';
+import type { Message } from '../protocol/index.js';
 
 /** Prints `value` as JSON with `--json`, else the text `text()` renders. */
 export function print(value: unknown, json: boolean | undefined, text: () => string): void {
@@ -31,4 +32,10 @@ export function brokerUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
     throw new ConfigError('NEXUS_URL must be an http:// or https:// URL, e.g. http://127.0.0.1:7888');
   return url;
+}
+
+/** One message as `nexus send --wait` and `nexus tail` show it. */
+export function messageLine(m: Message): string {
+  const kind = m.kind === 'chat' ? '' : ` (${m.kind}${m.hand ? ` ${m.hand}` : ''})`;
+  return `[${m.thread_id}] ${m.from} → ${m.to.join(',') || '(thread)'}${kind}: ${m.content}`;
 }

@@ -1,5 +1,6 @@
 import { ConfigError } from '../platform/index.js';
-import { DEFAULT_QUIET_S, messageLine, waitSeconds } from './send-wait.js';
+import { DEFAULT_QUIET_S, waitSeconds } from './send-wait.js';
+import { messageLine } from './output.js';
 
 describe('nexus send --wait[=S]', () => {
   it('waits the default 120 s of quiet for a bare --wait, and S for --wait=S', () => {

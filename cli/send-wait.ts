@@ -7,6 +7,7 @@
 import type { BrokerClient } from '../client/index.js';
 import { ConfigError } from '../platform/index.js';
 import type { Message } from '../protocol/index.js';
+import { messageLine } from './output.js';
 
 export const DEFAULT_QUIET_S = 120;
 const POLL_MS = 500;
@@ -24,12 +25,6 @@ export function waitSeconds(value: true | string): number | null {
   const seconds = Number(value);
   if (seconds < 1 || seconds > 86_400) throw new ConfigError('--wait must be whole seconds from 1 to 86400');
   return seconds;
-}
-
-/** One message as `nexus send --wait` and `nexus tail` show it. */
-export function messageLine(m: Message): string {
-  const kind = m.kind === 'chat' ? '' : ` (${m.kind}${m.hand ? ` ${m.hand}` : ''})`;
-  return `[${m.thread_id}] ${m.from} → ${m.to.join(',') || '(thread)'}${kind}: ${m.content}`;
 }
 
 export async function printThreadReplies(

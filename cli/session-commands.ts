@@ -9,7 +9,7 @@ import {
   type ControlState,
 } from '../protocol/index.js';
 import { parseWaitSeconds } from './arguments.js';
-import { connectionFromEnv } from './client-commands.js';
+import { connectionFromEnv } from './connection.js';
 import { print, table } from './output.js';
 import { schemaArgument } from './usage.js';
 

@@ -9,7 +9,8 @@
 import type { Command } from 'commander';
 import { BrokerUnreachableError, SocketClient, displayUrl, type ConnectFailure } from '../client/index.js';
 import { WireError, type ErrorCode, type Message } from '../protocol/index.js';
-import { connectionFromEnv } from './client-commands.js';
+import { connectionFromEnv } from './connection.js';
+import { messageLine } from './output.js';
 
 /** Close codes after which the client does not reconnect (socket-client's FINAL_CLOSES). */
 const FINAL_CLOSES: Record<number, [ErrorCode, string]> = {
@@ -32,8 +33,7 @@ function failureError(url: string, failure: ConnectFailure): Error {
 }
 
 function render(message: Message, json: boolean): string {
-  if (json) return JSON.stringify(message);
-  return `[${message.thread_id}] ${message.from} → ${message.to.join(',') || '(thread)'}: ${message.content}`;
+  return json ? JSON.stringify(message) : messageLine(message);
 }
 
 export function registerTailCommand(program: Command): void {

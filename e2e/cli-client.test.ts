@@ -149,6 +149,15 @@ describe('nexus client commands against a broker process', () => {
       expect(stdoutOf(await nexus(['send', 'anyone there?', '--to', 'nobody']))).toMatch(
         /^sent \d+ in thread \d+ \(held for nobody \(never registered\)\)\n$/,
       );
+      // --json with --wait: every line one JSON object, the reply first (JSON Lines).
+      // No reply comes: exit 1 with that said on stderr, and stdout still parses line by line.
+      const waited = await nexus(['send', 'still there?', '--to', 'nobody', '--wait=1', '--json']);
+      expect(waited.code).toBe(1);
+      expect(waited.stderr).toContain('no reply in thread');
+      const lines = waited.stdout.trim().split('\n');
+      expect(lines.map((line) => Object.keys(JSON.parse(line) as object).sort())).toEqual([
+        ['created_at', 'held_for', 'id', 'thread_id'],
+      ]);
 
       // The broker's refusal is one line on stderr, and a non-zero exit.
       const unknownThread = await nexus(['send', 'x', '--thread', '999999']);
