@@ -3,7 +3,6 @@
  * dispatch with its immediate refusals, state, abort, stay-down, the limits row and the queue.
  * The worker's side (claims, leases, completions) is worker-leases.ts.
  */
-import type pg from 'pg';
 import {
   HandDeclaration,
   MAX_DEADLINE_S,
@@ -17,23 +16,19 @@ import {
   type QueueReply,
   type ResultEnvelope,
 } from '../../protocol/index.js';
-import type { Logger } from '../../platform/index.js';
 import type { Principal } from '../auth/principal.js';
-import type { AuditLog } from '../audit/audit-log.js';
 import { withDatabaseRetry } from '../db/retry.js';
-import type { Notifier } from '../db/notifier.js';
-import type { HandSettings } from '../config.js';
-import type { DeliveryAnnouncer } from '../bus/send.js';
 import { refusalFromDatabase } from '../bus/send.js';
 import { bodyHash } from '../bus/canonical-json.js';
-import type { BrokerMetrics } from '../observability/broker-metrics.js';
-import type { EventService } from '../events/event-service.js';
 import * as sql from './dispatch-sql.js';
 import { HANDS_CHANNEL, announceEnded, announceRequeued, envelope } from './results.js';
 import type { RequeuedDispatch } from './lease-sql.js';
 
 export { HANDS_CHANNEL };
 import { WorkerLeases } from './worker-leases.js';
+import type { HandServiceDeps } from './hand-deps.js';
+
+export type { HandServiceDeps };
 
 function stayDown(target: string): ResultEnvelope {
   return envelope('aborted', `${target} is shut down (stay-down)`, { detail: { reason: 'stay_down' } });
@@ -46,17 +41,6 @@ function queuedReply(queued: { dispatch_id: string; thread_id: string; message_i
     thread_id: queued.thread_id,
     message_id: queued.message_id,
   };
-}
-
-export interface HandServiceDeps {
-  db: pg.Pool;
-  announcer: DeliveryAnnouncer;
-  notifier: Notifier;
-  audit: AuditLog;
-  metrics: BrokerMetrics;
-  events: EventService;
-  logger: Logger;
-  settings: HandSettings;
 }
 
 export class HandService {

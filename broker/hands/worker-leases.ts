@@ -17,7 +17,7 @@ import type { WorkerLease } from '../credentials/dispatch-lease.js';
 import { ClaimGate } from './claim-gate.js';
 import * as sql from './lease-sql.js';
 import { HANDS_CHANNEL, announceEnded, announceRequeued, type ResultDeps } from './results.js';
-import type { HandServiceDeps } from './hand-service.js';
+import type { HandServiceDeps } from './hand-deps.js';
 
 export class WorkerLeases {
   private readonly gate: ClaimGate;
