@@ -13,7 +13,8 @@
 import { MODELS, type Message } from '../protocol/index.js';
 import { numberSetting, type Logger, type Readiness, type TokenRefusals } from '../platform/index.js';
 import { loadHome } from './home/home.js';
-import { discardDatabaseState, loadState, saveState, type RuntimeState } from './home/state.js';
+import { loadState, saveState, type RuntimeState } from './home/state.js';
+import { adoptDatabase } from './home/database-identity.js';
 import { Sessions } from './session/sessions.js';
 import { defaultMaxOutputTokens, defaultReserveTokens, shouldCompact } from './session/compaction.pure.js';
 import { assembleSystemPrompt } from './prompt/system-prompt.pure.js';
@@ -33,18 +34,9 @@ import { contextWindowFor } from './providers/models.js';
 import { estimateRequestTokens, totalTokens } from './providers/provider.js';
 import { callWithRetry, chooseProvider } from './providers/registry.js';
 import { answerStatelessly } from './loop/stateless.js';
-import { applyControl, type SessionControlDeps } from './control/session-control.js';
+import { ControlQueue } from './control/control-queue.js';
 import { observedProvider } from './providers/observed.js';
 import { NO_METRICS, type RuntimeMetrics } from './observability/runtime-events.js';
-
-/** The event each state-changing control action publishes when it succeeds. */
-const CONTROL_EVENTS: Record<string, string> = {
-  rewind: 'rewind',
-  fork: 'fork',
-  compact: 'compaction',
-  'summarise-branch': 'branch_summary',
-  activate: 'activate',
-};
 
 export const RUNTIME_VERSION = '0.1.0';
 
@@ -110,38 +102,6 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
 
   /** Set at the first welcomed socket: from then on messages may have been taken. */
   let welcomed = false;
-  /**
-   * B.45: the state in this home belongs to one database, named by the broker at registration.
-   * Against another one (its message ids start again) that state would make the runtime skip new
-   * messages as already processed, so at start it is moved aside, with a warning, and the runtime
-   * begins afresh. A change while running cannot be mended in place (turns may be under way, the
-   * inbox holds the old database's ids): the socket is not opened and the process asks for a restart.
-   */
-  async function recordDatabase(instance: string): Promise<void> {
-    if (state.nexus_instance === instance) return;
-    if (state.nexus_instance !== undefined) {
-      const change = { was: state.nexus_instance, now: instance };
-      if (welcomed) {
-        const line =
-          "the broker's database changed while this runtime ran; a restart discards the old state (B.45)";
-        logger.error(change, line);
-        options.onRestartNeeded?.(line);
-        // Not connected again: a failed registration, retried with backoff until the restart.
-        throw new Error(line);
-      }
-      await sessions.closeAll();
-      const movedTo = await discardDatabaseState(options.homeDir);
-      logger.warn(
-        { ...change, movedTo },
-        "the broker's database is not the one this home's state came from: state.json and session/ moved aside (B.45)",
-      );
-      state.last_processed_id = '0';
-      inbox.restartAt('0');
-    }
-    state.nexus_instance = instance;
-    await saveState(options.homeDir, state);
-  }
-
   const broker: BrokerSession = new BrokerSession({
     offeredTools,
     url: options.url,
@@ -162,7 +122,15 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       controls.push(request);
       kick();
     },
-    onRegistered: (reply) => recordDatabase(reply.nexus_instance),
+    onRegistered: (reply) =>
+      adoptDatabase(reply.nexus_instance, {
+        home: options.homeDir,
+        state,
+        logger,
+        running: () => welcomed,
+        startAfresh: { closeSessions: () => sessions.closeAll(), restartInbox: () => inbox.restartAt('0') },
+        ...(options.onRestartNeeded ? { restartNeeded: options.onRestartNeeded } : {}),
+      }),
     onConnected: () => {
       welcomed = true;
       if (loop.isStayedDown)
@@ -193,17 +161,27 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     config.context_mode === 'thread' ? session.header.sid : null;
   const lastTokens = new Map<string, number>();
   metrics.watchContextRatio(config.name, () => Math.max(0, ...lastTokens.values()) / (window as number));
-  const controls: { request_id: string; action: string; params: unknown }[] = [];
-  const controlDeps: SessionControlDeps = {
-    home: options.homeDir,
-    sessions,
+  const controls = new ControlQueue({
     contextMode: config.context_mode,
-    window,
-    reserveTokens,
-    keepRecentTurns: config.compaction.keep_recent_turns,
-    tokensOf: (sid) => lastTokens.get(sid) ?? 0,
-    summariser: { provider, model, call, signal: shutdown.signal },
-  };
+    session: {
+      home: options.homeDir,
+      sessions,
+      contextMode: config.context_mode,
+      window,
+      reserveTokens,
+      keepRecentTurns: config.compaction.keep_recent_turns,
+      tokensOf: (sid) => lastTokens.get(sid) ?? 0,
+      summariser: { provider, model, call, signal: shutdown.signal },
+    },
+    answer: (requestId, outcome) => broker.controlResult(requestId, outcome),
+    publish: (kind, threadId, data) => broker.publish(kind, threadId, data),
+    compacted: () => {
+      compactions++;
+      lastCompactionAt = new Date().toISOString();
+      metrics.record({ type: 'session:compacted', aspect: config.name });
+    },
+  });
+  const applyPendingControls = (turnThreadId: string | null) => controls.applyPending(turnThreadId);
 
   /** `taken` collects mid-turn arrivals, so they are acknowledged (or requeued) with the batch (B.17). */
   const turnDeps = (session: TurnDeps['session'], taken: Message[], signal: AbortSignal): TurnDeps => ({
@@ -393,46 +371,6 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     if (reaped.length > 0) logger.info({ sids: reaped }, 'idle thread sessions reaped');
   }
 
-  /** Session changes made by control are events too (SPEC section 10: rewind, fork, compaction). */
-  function publishControlEvent(
-    request: { request_id: string; action: string; params: unknown },
-    outcome: Awaited<ReturnType<typeof applyControl>>,
-  ): void {
-    const kind = CONTROL_EVENTS[request.action];
-    if (!kind || !outcome.ok) return;
-    if (kind === 'compaction') {
-      // A forced compaction counts in the heartbeat's stats as an automatic one does.
-      compactions++;
-      lastCompactionAt = new Date().toISOString();
-      metrics.record({ type: 'session:compacted', aspect: config.name });
-    }
-    const params = (request.params ?? {}) as { thread_id?: string };
-    // B.88: the thread of the session it changed; null for the global session.
-    broker.publish(kind, params.thread_id ?? null, {
-      request_id: request.request_id,
-      ...(outcome.result as Record<string, unknown>),
-    });
-  }
-
-  /**
-   * Applies the control requests that have arrived, between turns and between the provider calls
-   * of a turn (B.48). Returns true when one was a rewind or fork of the session of the turn in
-   * progress (`turnThreadId`), which ends that turn.
-   */
-  async function applyPendingControls(turnThreadId: string | null): Promise<boolean> {
-    let endsTurn = false;
-    for (const request of controls.splice(0)) {
-      const outcome = await applyControl(request.request_id, request.action, request.params, controlDeps);
-      broker.controlResult(request.request_id, outcome);
-      publishControlEvent(request, outcome);
-      const thread = (request.params as { thread_id?: unknown } | null)?.thread_id;
-      const ofThisTurn = config.context_mode === 'global' || thread === turnThreadId;
-      if (outcome.ok && turnThreadId !== null && ofThisTurn && ['rewind', 'fork'].includes(request.action))
-        endsTurn = true;
-    }
-    return endsTurn;
-  }
-
   const loop = new TurnLoop({
     inbox,
     logger,
@@ -441,7 +379,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       if (sweepDue) await reapIdleThreads();
       await applyPendingControls(null);
     },
-    hasWorkBetweenTurns: () => controls.length > 0 || sweepDue,
+    hasWorkBetweenTurns: () => controls.pending || sweepDue,
     acknowledge: async (id) => {
       state.last_processed_id = id;
       await saveState(options.homeDir, state);
