@@ -1,7 +1,7 @@
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { createLogger } from '../platform/index.js';
+import { ConfigError, createLogger } from '../platform/index.js';
 import { startAgent, type RunningAgent } from '../runtime/agent.js';
 import { createPrometheusMetrics } from '../runtime/observability/prometheus-metrics.js';
 import { exits, startPlumbing } from './process-lifecycle.js';
@@ -9,13 +9,24 @@ import { exits, startPlumbing } from './process-lifecycle.js';
 /** Files `--config-from` copies into the home; sessions and state are never touched (B.31). */
 export const CONFIG_FILES = ['aspect.json', 'SOUL.md', 'AGENT.md', 'CLAUDE.md', 'PRIMER.md', 'script.json'];
 
-async function copyConfig(from: string, home: string): Promise<void> {
+/**
+ * Makes the home's configuration files those of `from`: each one there is copied, each one missing
+ * there is removed from the home (a PRIMER.md deleted, AGENT.md renamed to CLAUDE.md), so the
+ * runtime never reads a file the source no longer has. Nothing else in the home is touched.
+ */
+export async function copyConfig(from: string, home: string): Promise<void> {
+  // A mistyped DIR must not empty the home of its configuration.
+  const isFolder = await stat(from)
+    .then((found) => found.isDirectory())
+    .catch(() => false);
+  if (!isFolder) throw new ConfigError(`--config-from ${from}: no such folder`);
   await mkdir(home, { recursive: true });
   for (const file of CONFIG_FILES) {
     try {
       await copyFile(path.join(from, file), path.join(home, file));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await rm(path.join(home, file), { force: true });
     }
   }
 }

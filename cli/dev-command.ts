@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../platform/index.js';
 import { parsePort } from './arguments.js';
-import { runDev } from './dev/dev.js';
+import { ReportedFailure, runDev } from './dev/dev.js';
 
 /** `auto` or a port number (0 = off). */
 function parseMetricsPort(value: string): number | 'auto' {
@@ -49,14 +49,19 @@ serves the broker on http://127.0.0.1:7888 (their default NEXUS_URL). See docs/d
             : fromEnv
               ? { port: parseEnvMetricsPort(fromEnv), explicit: true }
               : { port: 9464, explicit: false };
-        await runDev({
-          agents: options.agents,
-          data: options.data,
-          port: options.port,
-          metricsPort,
-          runtimeMetricsFlag: agentTakesMetricsPort(program),
-          env: process.env,
-        });
+        try {
+          await runDev({
+            agents: options.agents,
+            data: options.data,
+            port: options.port,
+            metricsPort,
+            runtimeMetricsFlag: agentTakesMetricsPort(program),
+            env: process.env,
+          });
+        } catch (err) {
+          if (err instanceof ReportedFailure) process.exit(1); // its one line is on stderr already
+          throw err;
+        }
         // Stopped: what is left are the worker pool's back-off timers and idle sockets; nothing to wait for.
         process.exit(0);
       },

@@ -6,6 +6,7 @@
  * stops the start with one clear line.
  */
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,13 @@ import {
   type AnthropicDouble,
   type TestDatabase,
 } from '../testing/index.js';
-import { processesMentioning, runProcess, userEnv, type DevProcess } from '../testing/dev-process.js';
+import {
+  processesMentioning,
+  runProcess,
+  signalGroup,
+  userEnv,
+  type DevProcess,
+} from '../testing/dev-process.js';
 
 const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const KEY = 'sk-ant-dev-options-test-key';
@@ -30,11 +37,11 @@ describe('nexus dev with DATABASE_URL and ANTHROPIC_API_KEY', () => {
   let double: AnthropicDouble;
   const started: DevProcess[] = [];
 
-  const dev = (env: Record<string, string>, args: string[] = []) => {
+  const dev = (env: Record<string, string>, args: string[] = [], options: { detached?: boolean } = {}) => {
     const process = runProcess(
       globalThis.process.execPath,
       [NEXUS_BIN, 'dev', '--port', '0', '--metrics-port', 'auto', ...args],
-      { cwd: work, env: userEnv(env) },
+      { cwd: work, env: userEnv(env), ...options },
     );
     started.push(process);
     return process;
@@ -210,6 +217,24 @@ describe('nexus dev with DATABASE_URL and ANTHROPIC_API_KEY', () => {
     await stop(process);
   });
 
+  it('fails with a line when DATABASE_URL never answers, instead of hanging on the connection', async () => {
+    // A server that takes connections and never says a word, as a firewall that drops them would.
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const started = Date.now();
+      const process = dev({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/silent` });
+      expect(await process.exited()).toBe(2);
+      console.log(`a DATABASE_URL that never answers failed the start in ${Date.now() - started} ms`);
+      expect(process.stderr().trim().split('\n').at(-1)).toBe(
+        `nexus: dev: DATABASE_URL (127.0.0.1:${port}/silent) did not answer within 10 s`,
+      );
+    } finally {
+      silent.close();
+    }
+  });
+
   it('stops at a bad aspect.json with the file, the field and the reason', async () => {
     await mkdir(path.join(work, 'bad-agents', 'oops'), { recursive: true });
     await writeFile(
@@ -224,11 +249,19 @@ describe('nexus dev with DATABASE_URL and ANTHROPIC_API_KEY', () => {
 
   it('leaves no PostgreSQL behind when Ctrl-C comes while the embedded cluster is being made', async () => {
     const data = path.join(work, 'interrupted');
-    const process = dev({}, ['--data', data]);
-    await process.waitFor('creating a cluster in', { timeoutMs: 60_000, stream: 'stderr' });
-    process.child.kill('SIGINT');
+    // In its own process group, signalled as a whole as a terminal's Ctrl-C does: initdb, run in
+    // a group of its own, is not cut short, and the supervisor stops cleanly.
+    const process = dev({}, ['--data', data], { detached: true });
+    await waitUntil(() => processesMentioning(`--pgdata=${path.join(data, 'pg', 'data')}`).length > 0, {
+      timeoutMs: 60_000,
+      intervalMs: 5,
+      what: 'initdb to run',
+    });
+    signalGroup(process, 'SIGINT');
     expect(await process.exited()).toBe(0);
     expect(process.stdout()).not.toContain('ready');
+    expect(process.stderr()).not.toContain('initdb failed');
+    expect(process.stderr()).toContain('nexus dev: stopped');
     expect(processesMentioning(path.join(data, 'pg'))).toEqual([]);
   });
 

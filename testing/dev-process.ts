@@ -41,11 +41,15 @@ export function runInClone(clone: string, args: string[], env = userEnv()): DevP
   return runProcess(path.join(clone, 'nexus'), args, { cwd: clone, env });
 }
 
-/** Any command, its output collected (for `node dist/cli/main.js dev …` from a test folder). */
+/**
+ * Any command, its output collected (for `node dist/cli/main.js dev …` from a test folder).
+ * `detached` makes it the leader of a process group of its own, so `signalGroup` can signal it as
+ * a terminal does: the whole foreground group at once (Ctrl-C, a closed terminal's SIGHUP).
+ */
 export function runProcess(
   command: string,
   args: string[],
-  options: { cwd: string; env: Record<string, string> },
+  options: { cwd: string; env: Record<string, string>; detached?: boolean },
 ): DevProcess {
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -90,6 +94,11 @@ export function runProcess(
       });
     },
   };
+}
+
+/** `signal` to every process of the group `process` leads (started with `detached: true`). */
+export function signalGroup(process: DevProcess, signal: NodeJS.Signals): void {
+  globalThis.process.kill(-process.pid, signal);
 }
 
 /** The parent pid of a live process, or null. */

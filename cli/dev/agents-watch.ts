@@ -16,13 +16,21 @@ export function watchAgents(
   onChange: (member: TeamMember, file: string) => void,
 ): () => void {
   const watchers: FSWatcher[] = [];
+  // One pending report per member; cleared when the watching stops, so an edit just before Ctrl-C
+  // reports nothing once the supervisor is stopping.
+  const timers = new Map<TeamMember, NodeJS.Timeout>();
   for (const member of team) {
-    let timer: NodeJS.Timeout | null = null;
     try {
       const watcher = watch(member.source, (_event, file) => {
         if (!file || !CONFIG_FILES.includes(file)) return;
-        if (timer) clearTimeout(timer);
-        timer = setTimeout(() => onChange(member, file), SETTLE_MS);
+        clearTimeout(timers.get(member));
+        timers.set(
+          member,
+          setTimeout(() => {
+            timers.delete(member);
+            onChange(member, file);
+          }, SETTLE_MS),
+        );
       });
       watcher.on('error', () => watcher.close()); // the folder went away: nothing left to watch
       watchers.push(watcher);
@@ -32,5 +40,7 @@ export function watchAgents(
   }
   return () => {
     for (const watcher of watchers) watcher.close();
+    for (const timer of timers.values()) clearTimeout(timer);
+    timers.clear();
   };
 }

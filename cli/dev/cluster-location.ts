@@ -13,7 +13,7 @@ import { chown, cp, lchown, mkdir, readdir, readFile, rename, rm, writeFile } fr
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../platform/index.js';
-import { userCan, type ServerUser } from './server-user.js';
+import { serverEnv, userCan, type ServerUser } from './server-user.js';
 
 /** Parent of the clusters placed outside DATA. */
 export const OUTSIDE_ROOT = '/var/lib/nexus';
@@ -91,7 +91,10 @@ export async function prepareClusterLayout(
 
 function canRunServer(user: ServerUser | null, binDir: string): boolean {
   const identity = user ? { uid: user.uid, gid: user.gid } : {};
-  return spawnSync(path.join(binDir, 'postgres'), ['--version'], { ...identity, cwd: '/' }).status === 0;
+  return (
+    spawnSync(path.join(binDir, 'postgres'), ['--version'], { ...identity, cwd: '/', env: serverEnv() })
+      .status === 0
+  );
 }
 
 /**

@@ -2,8 +2,11 @@
  * `nexus dev`: the whole system in one process tree (SPEC section 1, B.34, B.45, B.85; ADR 0012).
  * In this process: the broker and the Hand worker pool. As children: the embedded PostgreSQL and
  * one `nexus agent` per aspect home. Start order is Postgres, migrations, broker, tokens and
- * credentials, worker pool, runtimes; Ctrl-C (SIGINT) or SIGTERM stops them in the reverse order,
- * Postgres last with a fast shutdown. A failure half-way stops what was started.
+ * credentials, worker pool, runtimes; Ctrl-C (SIGINT), SIGTERM or SIGHUP (a closed terminal)
+ * stops them in the reverse order, Postgres last with a fast shutdown. A failure half-way stops
+ * what was started; so does PostgreSQL exiting on its own. After a signal, whatever goes wrong
+ * is part of the interruption (exit 0, `stopped`). If the process dies without that ordered
+ * stop, an exit handler still signals the children (`exit-guards.ts`).
  *
  * Progress goes to stderr (`nexus dev: …`); the URL, the admin token path, one status line per
  * aspect and `ready` go to stdout.
@@ -12,7 +15,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, TokenRefusals, createLogger, createMetricsRegistry } from '../../platform/index.js';
+import { TokenRefusals, createLogger, createMetricsRegistry } from '../../platform/index.js';
 import { BrokerClient } from '../../client/index.js';
 import { loadBrokerConfig } from '../../broker/config.js';
 import { startBroker } from '../../broker/broker.js';
@@ -23,13 +26,14 @@ import { acquirePidLock } from './pid-lock.js';
 import { adminTokenFile, secretKeyFile } from './secret-files.js';
 import { discoverTeam, readMember, type TeamMember } from './team.js';
 import { watchAgents } from './agents-watch.js';
-import { migrateDevDatabase, openDevDatabase } from './dev-database.js';
+import { migrateDevDatabase, openDevDatabase, type DevDatabase } from './dev-database.js';
+import { ignoreClosedOutput, stopChildrenAtExit } from './exit-guards.js';
 import { readDatabaseIdentity, reconcileHomes } from './database-identity.js';
-import { portIsFree } from './ports.js';
+import { checkPortsFree, type MetricsPortChoice } from './ports.js';
 import { grantAnthropicKey, mintTeamTokens } from './provisioning.js';
 import { RuntimeChild } from './runtime-child.js';
 import { recordRuntimes, stopLeftoverRuntimes } from './leftover-runtimes.js';
-import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import { openSupervisorMetrics } from './metrics-server.js';
 import { statusLine } from './status-lines.js';
 
 export interface DevOptions {
@@ -37,7 +41,7 @@ export interface DevOptions {
   data: string;
   port: number;
   /** The supervisor's metrics port: a number (0 = off) or `auto`; `explicit` when the user chose it. */
-  metricsPort: { port: number | 'auto'; explicit: boolean };
+  metricsPort: MetricsPortChoice;
   /** Whether `nexus agent` takes `--metrics-port` (B.85), so runtimes get `--metrics-port auto`. */
   runtimeMetricsFlag: boolean;
   env: NodeJS.ProcessEnv;
@@ -65,6 +69,11 @@ const WITHHELD_FROM_RUNTIMES = [
 
 class Interrupted extends Error {}
 
+/** A failure already told on stderr in one line: the process exits 1 without another. */
+export class ReportedFailure extends Error {}
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 const startedAt = Date.now();
 /** A progress line; NEXUS_DEV_DEBUG=1 adds the milliseconds since start (for profiling the start). */
 const say = (line: string) =>
@@ -73,11 +82,13 @@ const say = (line: string) =>
   );
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
-/** Runs until SIGINT or SIGTERM, then stops everything; rejects when the start fails. */
+/** Runs until SIGINT, SIGTERM or SIGHUP, then stops everything; rejects when the start fails. */
 export async function runDev(options: DevOptions): Promise<void> {
   const stops: { what: string; stop: () => Promise<void> }[] = [];
   const children: RuntimeChild[] = [];
+  let database: DevDatabase | null = null;
   let signalled: string | null = null;
+  const aborter = new AbortController();
   let wake: () => void = () => undefined;
   const interruption = new Promise<void>((resolve) => (wake = resolve));
   const onSignal = (signal: NodeJS.Signals) => {
@@ -88,10 +99,15 @@ export async function runDev(options: DevOptions): Promise<void> {
     }
     signalled = signal;
     say(`stopping (${signal}); Ctrl-C again to kill the runtimes at once`);
+    aborter.abort();
     wake();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+  ignoreClosedOutput();
+  const exitGuard = stopChildrenAtExit({
+    runtimes: () => children.flatMap((c) => (c.pid === null ? [] : [c.pid])),
+    postgres: () => database?.pid ?? null,
+  });
   const check = () => {
     if (signalled) throw new Interrupted();
   };
@@ -114,10 +130,21 @@ export async function runDev(options: DevOptions): Promise<void> {
       say(`no aspect homes in ${shown(path.resolve(options.agents))}: running without aspects`);
     const adminToken = await adminTokenFile(paths.adminToken);
     const secretKey = options.env.NEXUS_SECRET_KEY ? undefined : await secretKeyFile(paths.secretKey);
+    const host = options.env.HOST ?? '127.0.0.1';
+    await checkPortsFree(options.port, host, options.metricsPort);
 
-    // Not raced with a signal: the server must be registered for stopping before the start goes on.
-    const database = await openDevDatabase(paths, options.env, say);
+    // Not raced with a signal: the server must be registered for stopping before the start goes
+    // on. A signal gives the start up inside (the server stopped again, nothing left).
+    database = await openDevDatabase(paths, options.env, say, aborter.signal);
     stops.push({ what: 'PostgreSQL', stop: database.stop });
+    void database.unexpectedExit.then((how) => {
+      if (signalled || failure) return;
+      say(
+        `PostgreSQL exited unexpectedly (${how}); see ${shown(path.join(paths.logs, 'postgres.log'))}: stopping everything`,
+      );
+      failure = new ReportedFailure(`PostgreSQL exited unexpectedly (${how})`);
+      wake();
+    });
     check();
     await migrateDevDatabase(database.url, say);
     check();
@@ -131,11 +158,6 @@ export async function runDev(options: DevOptions): Promise<void> {
         `the database is not the one the homes last ran against: the state and sessions of ${discarded.join(', ')} were moved to discarded-*/ in their homes`,
       );
 
-    const host = options.env.HOST ?? '127.0.0.1';
-    if (options.port !== 0 && !(await portIsFree(options.port, host)))
-      throw new ConfigError(
-        `port ${options.port} is already in use (another nexus dev or broker?): choose another with --port`,
-      );
     const brokerLog = logStream(paths, 'broker', streams);
     const config = loadBrokerConfig(
       {
@@ -234,7 +256,7 @@ export async function runDev(options: DevOptions): Promise<void> {
     );
 
     let ready = false;
-    const metrics = await openMetrics(options, {
+    const metrics = await openSupervisorMetrics(options.metricsPort, say, {
       expositions: () => [`${broker.url}/metrics`, () => workerRegistry.metrics()],
       targets: () =>
         children.flatMap((c, i) =>
@@ -278,9 +300,11 @@ export async function runDev(options: DevOptions): Promise<void> {
     say('Ctrl-C stops everything');
     await interruption;
   } catch (err) {
-    if (!(err instanceof Interrupted)) failure = err;
+    // After a signal, a step cut short (initdb, a connection) is part of the interruption.
+    if (!(err instanceof Interrupted) && !signalled && !failure) failure = err;
   } finally {
-    if (failure && stops.length > 1) say('start failed; stopping what was started');
+    if (failure && !(failure instanceof ReportedFailure) && stops.length > 1)
+      say('start failed; stopping what was started');
     for (const { what, stop } of stops.reverse()) {
       try {
         await stop();
@@ -290,8 +314,8 @@ export async function runDev(options: DevOptions): Promise<void> {
       }
     }
     await Promise.all(streams.map((s) => new Promise((resolve) => s.end(resolve))));
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    exitGuard.disarm();
+    for (const signal of SIGNALS) process.off(signal, onSignal);
   }
   if (failure) throw failure;
   say('stopped');
@@ -307,7 +331,7 @@ async function reloadMember(
   child: RuntimeChild,
   replace: (fresh: TeamMember) => void,
 ): Promise<void> {
-  if (child.state === 'stopping' || child.state === 'stopped') return;
+  if (child.ended) return;
   let fresh: TeamMember;
   try {
     fresh = await readMember(member.source);
@@ -318,6 +342,7 @@ async function reloadMember(
   }
   if (fresh.name !== member.name || fresh.config.role !== member.config.role)
     return void say(`${member.name}: ${file} changed its name or role; restart nexus dev to apply that`);
+  if (child.ended) return; // stopped meanwhile
   replace(fresh);
   say(`${member.name}: ${file} changed; restarting its runtime`);
   await child.restart();
@@ -337,23 +362,4 @@ function runtimeEnv(env: NodeJS.ProcessEnv, url: string, tokenFile: string): Nod
   const child: NodeJS.ProcessEnv = { ...env };
   for (const name of WITHHELD_FROM_RUNTIMES) delete child[name];
   return { ...child, NEXUS_URL: url, NEXUS_TOKEN_FILE: tokenFile, LOG_LEVEL: env.LOG_LEVEL ?? 'info' };
-}
-
-/** The supervisor's metrics port; a default port already taken is a warning, not a failure (B.85). */
-async function openMetrics(
-  options: DevOptions,
-  sources: Parameters<typeof startMetricsServer>[1],
-): Promise<MetricsServer | null> {
-  const { port, explicit } = options.metricsPort;
-  if (port === 0) return null;
-  try {
-    return await startMetricsServer(port === 'auto' ? 0 : port, sources);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EADDRINUSE' || explicit) throw err;
-    say(
-      `metrics port ${port} is in use: running without the supervisor's metrics (choose one with --metrics-port)`,
-    );
-    return null;
-  }
 }

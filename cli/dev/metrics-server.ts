@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { metricsPortInUse, type MetricsPortChoice } from './ports.js';
 
 export interface MetricsSources {
   /**
@@ -89,4 +90,24 @@ export async function startMetricsServer(port: number, sources: MetricsSources):
         server.close(() => resolve());
       }),
   };
+}
+
+/** The supervisor's metrics port; a default port already taken is a warning, not a failure (B.85). */
+export async function openSupervisorMetrics(
+  choice: MetricsPortChoice,
+  say: (line: string) => void,
+  sources: MetricsSources,
+): Promise<MetricsServer | null> {
+  const { port, explicit } = choice;
+  if (port === 0) return null;
+  try {
+    return await startMetricsServer(port === 'auto' ? 0 : port, sources);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    if (explicit) throw metricsPortInUse(port); // taken since the check at start
+    say(
+      `metrics port ${port} is in use: running without the supervisor's metrics (choose one with --metrics-port)`,
+    );
+    return null;
+  }
 }

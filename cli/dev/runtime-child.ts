@@ -53,9 +53,16 @@ export class RuntimeChild {
   private settleWaiters: (() => void)[] = [];
   /** Set after a restart: the registration that follows gets a line of its own. */
   private announceRegistration = false;
+  /** Set by stop() and kill(): nothing starts this runtime again (a restart under way included). */
+  private stopAsked = false;
 
   constructor(private readonly options: RuntimeChildOptions) {
     this.log = createWriteStream(options.logFile, { flags: 'a' });
+  }
+
+  /** Whether stop() or kill() was called: the runtime will not run again. */
+  get ended(): boolean {
+    return this.stopAsked;
   }
 
   get pid(): number | null {
@@ -63,6 +70,7 @@ export class RuntimeChild {
   }
 
   start(): void {
+    if (this.stopAsked) return;
     this.state = 'starting';
     this.facts = { ...emptyFacts(), lastError: this.facts.lastError };
     this.startedAt = Date.now();
@@ -158,6 +166,7 @@ export class RuntimeChild {
 
   /** SIGKILL now (a second Ctrl-C). */
   kill(): void {
+    this.stopAsked = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.state = 'stopping';
     this.child?.kill('SIGKILL');
@@ -177,15 +186,21 @@ export class RuntimeChild {
     this.state = 'stopped';
   }
 
-  /** Stops and starts again (its configuration changed); the next registration is announced. */
+  /**
+   * Stops and starts again (its configuration changed); the next registration is announced. A
+   * stop that comes while the old process exits wins: nothing is started after it.
+   */
   async restart(): Promise<void> {
+    if (this.stopAsked) return;
     await this.terminate();
+    if (this.stopAsked) return;
     this.announceRegistration = true;
     this.quickExits = 0;
     this.start();
   }
 
   async stop(): Promise<void> {
+    this.stopAsked = true;
     await this.terminate();
     this.notifySettled();
     await new Promise<void>((resolve) => this.log.end(resolve));

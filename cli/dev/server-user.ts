@@ -48,8 +48,22 @@ export function serverUser(): ServerUser | null {
   return { name: 'postgres', uid, gid };
 }
 
+/**
+ * The environment of every process run as the server user (initdb, postgres, the checks): what
+ * the binaries need and nothing of the supervisor's own, whose secrets (ANTHROPIC_API_KEY,
+ * NEXUS_SECRET_KEY, DATABASE_URL) any process of that OS user could read in /proc/PID/environ.
+ */
+export function serverEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return {
+    PATH: env.PATH ?? '/usr/bin:/bin',
+    LANG: 'C',
+    LC_ALL: 'C',
+    ...(env.LD_LIBRARY_PATH ? { LD_LIBRARY_PATH: env.LD_LIBRARY_PATH } : {}),
+  };
+}
+
 /** Whether `user` can run `test FLAG path` successfully: `-x` on a folder means it can reach inside. */
 export function userCan(user: ServerUser | null, flag: '-x' | '-w' | '-r', file: string): boolean {
   const identity = user ? { uid: user.uid, gid: user.gid } : {};
-  return spawnSync('test', [flag, file], { ...identity, cwd: '/' }).status === 0;
+  return spawnSync('test', [flag, file], { ...identity, cwd: '/', env: serverEnv() }).status === 0;
 }
