@@ -80,6 +80,15 @@ describe('a home whose state came from another database (B.45)', () => {
       ],
     });
     const first = await askOnce(await brokerOnNewDatabase('db_change_old', 5000), home, 'first');
+    // The answer goes out before its turn is acknowledged: wait for state.json to follow.
+    await waitUntil(
+      async () =>
+        BigInt(
+          (JSON.parse(await readFile(path.join(home, 'state.json'), 'utf8')) as { last_processed_id: string })
+            .last_processed_id,
+        ) >= 5000n,
+      { timeoutMs: 30_000, what: 'the first question to be acknowledged in state.json' },
+    );
     await first.stop();
     const before = JSON.parse(await readFile(path.join(home, 'state.json'), 'utf8')) as {
       last_processed_id: string;

@@ -82,9 +82,16 @@ describe('a socket that loses its right on a replica deaf to NOTIFY', () => {
 
   it("closes a stayed-down aspect's socket with the shutdown control, then 4403", async () => {
     const { socket } = await connectedOnR('stays-down');
+    // It answers the shutdown control as a runtime does (B.81): the broker closes after the answer.
+    const answered = socket
+      .waitFor((f) => f.type === 'control', { what: 'the shutdown control' })
+      .then(() =>
+        socket.send({ type: 'control.result', request_id: '0', ok: true, result: { applied: true } }),
+      );
     const ms = await expectClosedWithinBound(socket, 4403, () =>
       admin.post('/v1/admin/aspects/stays-down/shutdown', {}),
     );
+    await answered;
     expect(socket.frames.find((f) => f.type === 'control')).toMatchObject({ action: 'shutdown' });
     console.log(`socket-rights: stay-down closed on the deaf replica after ${ms} ms (bound ${BOUND_MS} ms)`);
   });

@@ -171,9 +171,13 @@ describe('alarms', () => {
     expect((await alarmsOf(admin)).map((a) => a.id)).toContain(mine.id);
 
     expect((await errorOf(beta.http.delete(`/v1/alarms/${mine.id}`)))?.code).toBe('forbidden');
-    const { entries } = await admin.get<{ entries: AuditEntry[] }>('/v1/audit?action=alarm.delete');
-    expect(entries.map((e) => `${e.actor} ${e.target} ${e.outcome}`)).toContain(
-      `aspect:beta ${mine.id} denied`,
+    // A denial's audit row is written after the refusal is answered: wait for it.
+    await waitUntil(
+      async () =>
+        (await admin.get<{ entries: AuditEntry[] }>('/v1/audit?action=alarm.delete')).entries.some(
+          (e) => `${e.actor} ${e.target} ${e.outcome}` === `aspect:beta ${mine.id} denied`,
+        ),
+      { timeoutMs: 10_000, what: "beta's refused delete in the audit log" },
     );
     expect((await errorOf(alpha.http.delete('/v1/alarms/999999')))?.code).toBe('not_found');
     expect((await alpha.http.call('DELETE', `/v1/alarms/${mine.id}`)).status).toBe(204);

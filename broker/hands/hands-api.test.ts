@@ -44,8 +44,14 @@ describe('Hand dispatch through the broker API', () => {
     );
     expect(await count('hand_dispatches')).toBe(before);
     expect(await count('messages')).toBe(messages);
-    const denied = await admin().get<{ entries: AuditEntry[] }>('/v1/audit?action=hand.dispatch&limit=100');
-    expect(denied.entries.some((e) => e.outcome === 'denied' && e.actor === 'aspect:bob')).toBe(true);
+    // A denial's audit row is written after the refusal is answered: wait for it.
+    await waitUntil(
+      async () =>
+        (
+          await admin().get<{ entries: AuditEntry[] }>('/v1/audit?action=hand.dispatch&limit=100')
+        ).entries.some((e) => e.outcome === 'denied' && e.actor === 'aspect:bob'),
+      { timeoutMs: 10_000, what: "bob's refused dispatch in the audit log" },
+    );
   });
 
   it('answers a dispatch that comms.send_to forbids with a forbidden envelope, storing nothing', async () => {
@@ -62,9 +68,14 @@ describe('Hand dispatch through the broker API', () => {
       },
     });
     expect({ dispatches: await count('hand_dispatches'), messages: await count('messages') }).toEqual(before);
-    const denied = await admin().get<{ entries: AuditEntry[] }>('/v1/audit?actor=aspect:narrow&limit=100');
-    expect(denied.entries).toContainEqual(
-      expect.objectContaining({ action: 'hand.dispatch', outcome: 'denied', target: 'helper/summarise' }),
+    await waitUntil(
+      async () =>
+        (
+          await admin().get<{ entries: AuditEntry[] }>('/v1/audit?actor=aspect:narrow&limit=100')
+        ).entries.some(
+          (e) => e.action === 'hand.dispatch' && e.outcome === 'denied' && e.target === 'helper/summarise',
+        ),
+      { timeoutMs: 10_000, what: "narrow's refused dispatch in the audit log" },
     );
   });
 

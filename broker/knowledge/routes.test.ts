@@ -14,6 +14,7 @@ import {
   mintAspectToken,
   registerBody,
   startInProcessBroker,
+  waitUntil,
   type TestDatabase,
 } from '../../testing/index.js';
 
@@ -209,7 +210,14 @@ describe('the knowledge store', () => {
     expect((await alice.call('DELETE', `/v1/knowledge/${mine}`)).status).toBe(204);
     expect((await admin().call('DELETE', `/v1/knowledge/${bobs}`)).status).toBe(204);
     expect(await rows()).toEqual([]);
-    const audit = await admin().get<{ entries: AuditEntry[] }>('/v1/audit?action=knowledge.delete');
+    // A denial's audit row is written after the refusal is answered: wait until both rows are in.
+    const { value: audit } = await waitUntil(
+      async () => {
+        const read = await admin().get<{ entries: AuditEntry[] }>('/v1/audit?action=knowledge.delete');
+        return read.entries.some((e) => e.outcome === 'denied') ? read : null;
+      },
+      { timeoutMs: 10_000, what: "bob's refused delete in the audit log" },
+    );
     expect(audit.entries.map((e) => [e.actor, e.outcome, e.target])).toEqual(
       expect.arrayContaining([
         ['aspect:bob', 'denied', mine],

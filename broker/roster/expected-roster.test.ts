@@ -110,7 +110,14 @@ describe('the expected roster', () => {
     expect(
       (await errorOf(nosy.call('PUT', '/v1/admin/expected-roster', { source: 's', aspects: [] })))?.code,
     ).toBe('admin_required');
-    const { entries } = await admin.get<{ entries: AuditEntry[] }>('/v1/audit?action=roster.expect');
+    // The denial's audit row is written after the answer (an audit write never delays a refusal).
+    const { value: entries } = await waitUntil(
+      async () => {
+        const rows = (await admin.get<{ entries: AuditEntry[] }>('/v1/audit?action=roster.expect')).entries;
+        return rows.length > 0 ? rows : null;
+      },
+      { timeoutMs: 10_000, what: "the denial's audit row" },
+    );
     expect(entries.map((e) => `${e.actor} ${e.outcome}`)).toEqual(['aspect:nosy denied']);
   });
 
