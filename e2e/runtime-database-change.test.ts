@@ -120,7 +120,13 @@ describe('a home whose state came from another database (B.45)', () => {
     const { token } = await mintAspectToken(admin, 'echo');
     const agent = startAgentProcess({ home, url: broker.url, token });
     agents.push(agent);
-    await agent.waitForLog('"registered"');
+    // Running means its socket was welcomed (readiness says so): before that, nothing was taken
+    // and a change of database is simply adopted at the next registration.
+    const ready = (await agent.metricsUrl()).replace(/\/metrics$/, '/readyz');
+    await waitUntil(async () => (await fetch(ready)).status === 200, {
+      timeoutMs: 30_000,
+      what: 'the runtime to be ready (registered, socket welcomed)',
+    });
     const sql = new pg.Client({ connectionString: (databases.at(-1) as TestDatabase).url });
     await sql.connect();
     await sql.query(`UPDATE nexus_instance SET id = gen_random_uuid()::text`);
