@@ -1,0 +1,121 @@
+/**
+ * The seams of the operator (SPEC section 11): the pure middle (desired state, plan, status)
+ * reads an `Observed` snapshot taken from informer caches and the broker, and acts only through
+ * `KubeWriter` and `BrokerAdmin`, whose real implementations live at the edges (operator/kube/,
+ * operator/broker-client.ts).
+ */
+import type { AspectStatus } from '../protocol/aspect-resource.js';
+
+/** Any Kubernetes object as JSON: what informers hold and merge patches change. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [field: string]: unknown;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  ownerReferences?: OwnerReference[];
+  deletionTimestamp?: string;
+  creationTimestamp?: string;
+}
+
+/** An Aspect as read from the API (spec unparsed: it may be anything a client wrote). */
+export interface AspectObject extends KubeObject {
+  spec?: unknown;
+  status?: AspectStatus;
+}
+
+/** Where an object lives: enough to get, patch or delete it. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+/** Everything one reconcile of one Aspect looks at, read from caches and the broker. */
+export interface Observed {
+  aspect: AspectObject;
+  pvc?: KubeObject;
+  configMap?: KubeObject;
+  statefulSet?: KubeObject;
+  /** The StatefulSet's pod (`NAME-0`), for PodReady's reason (B.106). */
+  pod?: KubeObject;
+  /** ConfigMaps named by identity/script refs; a missing one maps to undefined (B.107). */
+  referencedConfigMaps: Map<string, KubeObject | undefined>;
+  /** The broker's view; undefined when the broker could not be asked. */
+  broker?: BrokerView;
+}
+
+export interface BrokerView {
+  /** Tokens named exactly `operator:<namespace>/<name>` for this aspect (B.25, B.68). */
+  tokens: BrokerToken[];
+  /** Any live token for this aspect name with another owner's name, for NameInUse (B.68). */
+  foreignTokenNames: string[];
+  /** Roster status of the aspect, absent when it never registered. */
+  rosterStatus?: 'live' | 'stale' | 'down';
+  lastHeartbeat?: string;
+  /** Credential names granted to this aspect by this operator's token (B.95). */
+  grantsByOperator: string[];
+}
+
+export interface BrokerToken {
+  id: string;
+  kind: string;
+  aspect?: string;
+  name?: string;
+  admin: boolean;
+  created_at: string;
+  revoked_at?: string | null;
+}
+
+/** The only way the pure middle changes the cluster. */
+export interface KubeWriter {
+  create(object: KubeObject): Promise<KubeObject>;
+  /** `application/merge-patch+json` with only what changed (B.31, B.63). */
+  mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<KubeObject>;
+  patchStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<KubeObject>;
+  delete(ref: ObjectRef): Promise<void>;
+  /** Writes (or creates) the token Secret without ever reading it (B.61: create, then patch on 409). */
+  writeSecret(
+    ref: ObjectRef,
+    stringData: Record<string, string>,
+    owner?: OwnerReference,
+    labels?: Record<string, string>,
+  ): Promise<void>;
+  event(about: AspectObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+}
+
+/** The broker admin API the operator uses (B.24, B.25, B.95). */
+export interface BrokerAdmin {
+  listTokens(filter: { aspect?: string; kind?: string }): Promise<BrokerToken[]>;
+  mintAspectToken(aspect: string, name: string, admin: boolean): Promise<{ id: string; token: string }>;
+  revokeToken(id: string): Promise<void>;
+  deregister(aspect: string): Promise<void>;
+  rosterEntry(
+    aspect: string,
+  ): Promise<{ status: 'live' | 'stale' | 'down'; last_heartbeat_at?: string } | undefined>;
+  /** Credential names granted to `aspect` by the token named `grantedBy`. */
+  grantsBy(aspect: string, grantedBy: string): Promise<string[]>;
+  grant(credential: string, aspect: string): Promise<void>;
+  revokeGrant(credential: string, aspect: string, grantedBy: string): Promise<void>;
+  putExpectedRoster(source: string, aspects: string[]): Promise<void>;
+}
