@@ -119,3 +119,62 @@ export interface BrokerAdmin {
   revokeGrant(credential: string, aspect: string, grantedBy: string): Promise<void>;
   putExpectedRoster(source: string, aspects: string[]): Promise<void>;
 }
+
+/** Operator settings (B.72, B.94, B.102), read once from the environment by operator/settings.ts. */
+export interface OperatorSettings {
+  runtimeImage: string;
+  /** The broker URL given to runtime pods (in-cluster). */
+  nexusUrl: string;
+  /** Empty: all namespaces. */
+  watchNamespaces: string[];
+  frameNamespaces: string[];
+  podName: string;
+  podNamespace: string;
+  leaseDurationS: number;
+  qps: number;
+  burst: number;
+  resyncS: number;
+  metricsPort: number;
+  /** `ASPECT_POD_DEFAULTS` (B.102), already parsed with PodSettings. */
+  aspectPodDefaults: Record<string, unknown>;
+}
+
+export interface ReconcileDeps {
+  kube: KubeWriter;
+  broker: BrokerAdmin;
+  settings: OperatorSettings;
+  /** The operator's own broker token name, the `granted_by` of its grants (B.95). */
+  operatorTokenName: string;
+  now: () => Date;
+}
+
+/** What the work queue does next with this Aspect: nothing, or look again after a delay. */
+export interface ReconcileOutcome {
+  /** Set on a transient failure: the queue requeues with its own exponential backoff. */
+  error?: Error;
+  /** Set when a condition is expected to change by itself (a pod starting, a roster going live). */
+  requeueAfterMs?: number;
+}
+
+/** Names the operator gives and reads (B.94). */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'nexus-operator';
+export const ASPECT_LABEL = 'nexus.dev/aspect';
+export const TOKEN_ID_ANNOTATION = 'nexus.dev/token-id';
+export const CONFIG_CHECKSUM_ANNOTATION = 'nexus.dev/config-checksum';
+export const FINALIZER = 'nexus.dev/finalizer';
+export const objectNames = (aspect: string) => ({
+  statefulSet: aspect,
+  pvc: `${aspect}-home`,
+  secret: `${aspect}-token`,
+  configMap: `${aspect}-config`,
+  pod: `${aspect}-0`,
+});
+/** Paths inside a runtime pod: the home PVC, the ConfigMap copied in by --config-from, the token. */
+export const POD_PATHS = {
+  home: '/nexus/home',
+  config: '/nexus/config',
+  tokenDir: '/nexus/token',
+  tokenFile: '/nexus/token/token',
+  tmp: '/tmp',
+};

@@ -183,3 +183,37 @@ export const AspectStatus = z.strictObject({
   conditions: z.array(AspectCondition).max(8).optional(),
 });
 export type AspectStatus = z.infer<typeof AspectStatus>;
+
+/**
+ * The closed list of condition reasons, documented in the CRD's description (B.106). PodReady's
+ * waiting reasons are copied from the pod as Kubernetes names them.
+ */
+export const CONDITION_REASONS = [
+  'Reconciled',
+  'InvalidSpec',
+  'Suspended',
+  'Deleting',
+  'ConfigMapMissing',
+  'BrokerUnavailable',
+  'ClaimBound',
+  'ClaimPending',
+  'TokenWritten',
+  'TokenPending',
+  'PodRunning',
+  'PodPending',
+  'NoPod',
+  'ContainersNotReady',
+  'Unschedulable',
+  'ImagePullBackOff',
+  'ErrImagePull',
+  'CrashLoopBackOff',
+  'CreateContainerConfigError',
+  'Live',
+  'Stale',
+  'NotRegistered',
+  'Down',
+  'NameInUse',
+  'Ready',
+  'NotReady',
+] as const;
+export type ConditionReason = (typeof CONDITION_REASONS)[number];
