@@ -78,7 +78,7 @@ export function registerCredentialCommands(program: Command): void {
           reply.credentials.map((c: CredentialInfo) => [
             c.name,
             c.kind,
-            c.grants.join(',') || '-',
+            c.grants.map((g) => g.aspect).join(',') || '-',
             c.description ?? '',
           ]),
           'no credentials',

@@ -22,6 +22,16 @@ export const CredentialPath = z.object({ name: CredentialName });
 /** The path of `DELETE /v1/credentials/:name/grants/:aspect`. */
 export const CredentialGrantPath = z.object({ name: CredentialName, aspect: AspectName });
 
+/** A token's name as a grant records it (B.95): an admin token's name, or an aspect token's name. */
+export const GrantedBy = z.string().min(1, 'must not be empty').max(253, 'must be at most 253 characters');
+
+/**
+ * The query of `DELETE /v1/credentials/:name/grants/:aspect` (B.95): with `granted_by`, the grant
+ * goes only if that token made it (the operator removes only its own); without, any grant goes.
+ */
+export const RevokeGrantQuery = z.strictObject({ granted_by: GrantedBy.optional() });
+export type RevokeGrantQuery = z.infer<typeof RevokeGrantQuery>;
+
 /** What a credential is for, as a short label (`api_key`, `bearer`); the broker does not interpret it. */
 export const CredentialKind = z
   .string()
@@ -73,14 +83,18 @@ export const FetchCredentialRequest = z
   });
 export type FetchCredentialRequest = z.infer<typeof FetchCredentialRequest>;
 
-/** A credential as an admin sees it: metadata and grants, never the value. */
+/** One grant of a credential and the name of the token that made it (B.95). */
+export const CredentialGrant = z.object({ aspect: AspectName, granted_by: GrantedBy });
+export type CredentialGrant = z.infer<typeof CredentialGrant>;
+
+/** A credential as an admin sees it: metadata and grants (by aspect name), never the value. */
 export const CredentialInfo = z.object({
   name: CredentialName,
   kind: z.string(),
   description: z.string().nullable(),
   created_at: z.string(),
   updated_at: z.string(),
-  grants: z.array(AspectName),
+  grants: z.array(CredentialGrant),
 });
 export type CredentialInfo = z.infer<typeof CredentialInfo>;
 

@@ -113,6 +113,7 @@ export {
   parseSessionEntry,
 } from './session.js';
 export {
+  CredentialGrant,
   CredentialGrantPath,
   CredentialInfo,
   CredentialKind,
@@ -123,7 +124,9 @@ export {
   FetchCredentialReply,
   FetchCredentialRequest,
   GrantCredentialRequest,
+  GrantedBy,
   MAX_CREDENTIAL_BYTES,
+  RevokeGrantQuery,
   StoreCredentialRequest,
 } from './credentials.js';
 export {

@@ -66,6 +66,31 @@ describe('admin routes', () => {
     expect(rows.map((r) => r.target)).toContain(minted.body.id);
   });
 
+  it('mints aspect tokens with a name and lists them by aspect and kind with that name (B.25)', async () => {
+    const named = await admin.post<MintTokenReply>('/v1/admin/tokens', {
+      kind: 'aspect',
+      aspect: 'wren',
+      name: 'operator:team-a/wren',
+    });
+    expect(named).toMatchObject({
+      kind: 'aspect',
+      aspect: 'wren',
+      name: 'operator:team-a/wren',
+      admin: false,
+    });
+    const plain = await admin.post<MintTokenReply>('/v1/admin/tokens', { kind: 'aspect', aspect: 'wren' });
+    await admin.post('/v1/admin/tokens', { kind: 'aspect', aspect: 'other', name: 'operator:team-a/other' });
+    const { tokens } = await admin.get<{ tokens: TokenInfo[] }>('/v1/admin/tokens?aspect=wren&kind=aspect');
+    expect(tokens.map((t) => [t.id, t.name])).toEqual(
+      expect.arrayContaining([
+        [named.id, 'operator:team-a/wren'],
+        [plain.id, undefined],
+      ]),
+    );
+    expect(tokens.every((t) => t.aspect === 'wren' && t.kind === 'aspect')).toBe(true);
+    expect(JSON.stringify(tokens)).not.toContain(named.token);
+  });
+
   it('validates the mint body: names the field and changes nothing', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ kind: 'aspect' }, /^aspect: is required/],

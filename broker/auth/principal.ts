@@ -14,6 +14,8 @@ export interface Principal {
   address: string | null;
   /** How the audit log names this caller. */
   actor: string;
+  /** The token's own name (B.95's `granted_by`): its `name`, else the aspect or worker name. */
+  tokenName: string;
 }
 
 export function principalFromToken(row: TokenRow): Principal {
@@ -26,14 +28,31 @@ export function principalFromToken(row: TokenRow): Principal {
       admin: row.admin,
       address: name,
       actor: `aspect:${name}`,
+      tokenName: row.name ?? name,
     };
   }
   if (row.kind === 'admin') {
     const name = row.name as string;
-    return { tokenId: row.id, kind: 'admin', name, admin: true, address: `op:${name}`, actor: `op:${name}` };
+    return {
+      tokenId: row.id,
+      kind: 'admin',
+      name,
+      admin: true,
+      address: `op:${name}`,
+      actor: `op:${name}`,
+      tokenName: name,
+    };
   }
   const name = row.name ?? `worker-${row.id}`;
-  return { tokenId: row.id, kind: 'worker', name, admin: false, address: null, actor: `worker:${name}` };
+  return {
+    tokenId: row.id,
+    kind: 'worker',
+    name,
+    admin: false,
+    address: null,
+    actor: `worker:${name}`,
+    tokenName: name,
+  };
 }
 
 /** The identity a `welcome` frame reports (B.9). */

@@ -121,7 +121,7 @@ export class CredentialService {
     let found: boolean;
     try {
       found = await withDatabaseRetry(() =>
-        insertGrant(this.deps.db, { credential: name, aspect, grantedBy: caller.actor }),
+        insertGrant(this.deps.db, { credential: name, aspect, grantedBy: caller.tokenName }),
       );
     } catch (err) {
       // The credential was deleted between the statement's read and its insert.
@@ -132,11 +132,23 @@ export class CredentialService {
     await this.deps.audit.allowed(caller, 'credential.grant', name, { aspect });
   }
 
-  async revokeGrant(caller: Principal, name: string, aspect: string): Promise<void> {
+  /** Removes a grant; with `grantedBy`, only one that token made (B.95), else 404. */
+  async revokeGrant(caller: Principal, name: string, aspect: string, grantedBy?: string): Promise<void> {
     this.key();
-    if (!(await withDatabaseRetry(() => deleteGrant(this.deps.db, name, aspect))))
-      throw new WireError('not_found', `credential ${name} is not granted to ${aspect}`);
-    await this.deps.audit.allowed(caller, 'credential.revoke_grant', name, { aspect });
+    const grant = { credential: name, aspect, ...(grantedBy === undefined ? {} : { grantedBy }) };
+    if (!(await withDatabaseRetry(() => deleteGrant(this.deps.db, grant))))
+      throw new WireError(
+        'not_found',
+        grantedBy === undefined
+          ? `credential ${name} is not granted to ${aspect}`
+          : `credential ${name} is not granted to ${aspect} by ${grantedBy}`,
+      );
+    await this.deps.audit.allowed(
+      caller,
+      'credential.revoke_grant',
+      name,
+      grantedBy === undefined ? { aspect } : { aspect, granted_by: grantedBy },
+    );
   }
 
   /**

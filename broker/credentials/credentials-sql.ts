@@ -8,7 +8,8 @@ export interface CredentialRow {
   description: string | null;
   created_at: Date;
   updated_at: Date;
-  grants: string[];
+  /** Ordered by aspect: who holds a grant and the name of the token that made it (B.95). */
+  grants: { aspect: string; granted_by: string }[];
 }
 
 /** What a fetch needs: the encrypted value, and whether the asking aspect holds a grant. */
@@ -21,7 +22,8 @@ export interface CredentialForFetch extends EncryptedValue {
 }
 
 const METADATA = `name, kind, description, created_at, updated_at,
-  ARRAY(SELECT g.aspect FROM credential_grants g WHERE g.credential = credentials.name ORDER BY g.aspect) AS grants`;
+  coalesce((SELECT json_agg(json_build_object('aspect', g.aspect, 'granted_by', g.granted_by) ORDER BY g.aspect)
+              FROM credential_grants g WHERE g.credential = credentials.name), '[]'::json) AS grants`;
 
 /**
  * Inserts or replaces a credential. `created` tells the two apart (`xmax = 0` only on a freshly
@@ -75,12 +77,19 @@ export async function insertGrant(
   return result.rows[0]?.found ?? false;
 }
 
-/** Removes one grant; false when there was none. */
-export async function deleteGrant(db: Queryable, credential: string, aspect: string): Promise<boolean> {
-  const result = await db.query('DELETE FROM credential_grants WHERE credential = $1 AND aspect = $2', [
-    credential,
-    aspect,
-  ]);
+/**
+ * Removes one grant; with `grantedBy`, only a grant that token made (B.95). False when there was
+ * none to remove.
+ */
+export async function deleteGrant(
+  db: Queryable,
+  grant: { credential: string; aspect: string; grantedBy?: string },
+): Promise<boolean> {
+  const result = await db.query(
+    `DELETE FROM credential_grants
+      WHERE credential = $1 AND aspect = $2 AND ($3::text IS NULL OR granted_by = $3)`,
+    [grant.credential, grant.aspect, grant.grantedBy ?? null],
+  );
   return (result.rowCount ?? 0) > 0;
 }
 

@@ -107,7 +107,9 @@ describe('the credential store', () => {
 
     await admin().post('/v1/credentials/github/grants', { aspect: 'reader' });
     await admin().post('/v1/credentials/github/grants', { aspect: 'reader' }); // a repeat is harmless
-    expect((await list()).find((c) => c.name === 'github')?.grants).toEqual(['reader']);
+    expect((await list()).find((c) => c.name === 'github')?.grants).toEqual([
+      { aspect: 'reader', granted_by: 'bootstrap' },
+    ]);
     expect(await reader.post('/v1/credentials/github/fetch', {})).toEqual({
       name: 'github',
       kind: 'bearer',
@@ -137,6 +139,57 @@ describe('the credential store', () => {
     expect(await errorOf(reader.post('/v1/credentials/github/fetch', {}))).toMatchObject({ status: 403 });
     expect(await errorOf(admin().delete('/v1/credentials/github'))).toMatchObject({ code: 'not_found' });
     expect((await audit('credential.delete')).map((e) => e.target)).toContain('github');
+  });
+
+  it('records who granted (the token name), and removes a grant by its granter only when asked so (B.95)', async () => {
+    await put(admin(), 'shared', { value: canary() });
+    const mint = async (body: Record<string, unknown>) =>
+      new BrokerClient({
+        url: broker.url,
+        token: (await admin().post<{ token: string }>('/v1/admin/tokens', body)).token,
+      });
+    const operator = await mint({ kind: 'admin', name: 'nexus-operator' });
+    const frame = await mint({ kind: 'aspect', aspect: 'boss', name: 'operator:team/boss', admin: true });
+    await operator.post('/v1/credentials/shared/grants', { aspect: 'alpha' });
+    await frame.post('/v1/credentials/shared/grants', { aspect: 'beta' });
+    await admin().post('/v1/credentials/shared/grants', { aspect: 'gamma' });
+    // A repeat by another token keeps the first granter.
+    await admin().post('/v1/credentials/shared/grants', { aspect: 'alpha' });
+    const grants = async () => (await list()).find((c) => c.name === 'shared')?.grants;
+    expect(await grants()).toEqual([
+      { aspect: 'alpha', granted_by: 'nexus-operator' },
+      { aspect: 'beta', granted_by: 'operator:team/boss' },
+      { aspect: 'gamma', granted_by: 'bootstrap' },
+    ]);
+
+    // Another granter's grant is not the operator's to remove: 404, and it stays.
+    const notMine = await errorOf(
+      operator.delete('/v1/credentials/shared/grants/gamma?granted_by=nexus-operator'),
+    );
+    expect(notMine).toMatchObject({
+      status: 404,
+      code: 'not_found',
+      message: 'credential shared is not granted to gamma by nexus-operator',
+    });
+    await operator.delete('/v1/credentials/shared/grants/alpha?granted_by=nexus-operator');
+    const granter = encodeURIComponent('operator:team/boss');
+    await operator.delete(`/v1/credentials/shared/grants/beta?granted_by=${granter}`);
+    expect(await grants()).toEqual([{ aspect: 'gamma', granted_by: 'bootstrap' }]);
+    // Without the parameter an admin removes any grant.
+    await operator.delete('/v1/credentials/shared/grants/gamma');
+    expect(await grants()).toEqual([]);
+    expect((await audit('credential.revoke_grant')).map((e) => e.details)).toEqual(
+      expect.arrayContaining([{ aspect: 'alpha', granted_by: 'nexus-operator' }, { aspect: 'gamma' }]),
+    );
+
+    // The query is strict: an unknown parameter or an empty granter is a 400 that removes nothing.
+    await admin().post('/v1/credentials/shared/grants', { aspect: 'alpha' });
+    for (const query of ['?grantedby=bootstrap', '?granted_by=', '?granted_by=a&granted_by=b'])
+      expect(await errorOf(admin().delete(`/v1/credentials/shared/grants/alpha${query}`))).toMatchObject({
+        status: 400,
+        code: 'invalid_request',
+      });
+    expect(await grants()).toEqual([{ aspect: 'alpha', granted_by: 'bootstrap' }]);
   });
 
   it('answers an unknown name exactly as a credential without a grant, and audits both as denied', async () => {

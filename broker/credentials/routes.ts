@@ -4,6 +4,7 @@ import {
   CredentialPath,
   FetchCredentialRequest,
   GrantCredentialRequest,
+  RevokeGrantQuery,
   StoreCredentialRequest,
   parseOrThrow,
 } from '../../protocol/index.js';
@@ -85,9 +86,9 @@ export function credentialRoutes(deps: CredentialRouteDeps): Router {
   router.delete('/v1/credentials/:name/grants/:aspect', async (req, res) => {
     const caller = await admin(res, 'credential.revoke_grant', req.params.name);
     const { name, aspect } = parseOrThrow(CredentialGrantPath, req.params);
-    noQuery(req);
+    const { granted_by } = parseOrThrow(RevokeGrantQuery, req.query);
     noBody(req);
-    await deps.credentials.revokeGrant(caller, name, aspect);
+    await deps.credentials.revokeGrant(caller, name, aspect, granted_by);
     res.status(204).end();
   });
 
