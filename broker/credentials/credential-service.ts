@@ -30,9 +30,12 @@ import { noDispatchesHeld, type HeldDispatchTarget } from './dispatch-lease.js';
 
 /** The answer of every credential route on a broker started without a key (B.28). */
 export function noSecretKey(): WireError {
+  // The reason in details lets a client (the operator) tell a store that is off from a database
+  // that is down: both are 503 unavailable, only the second passes.
   return new WireError(
     'unavailable',
     'the broker has no NEXUS_SECRET_KEY, so credentials can be neither stored nor fetched',
+    { reason: 'no_secret_key' },
   );
 }
 

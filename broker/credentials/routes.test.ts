@@ -326,7 +326,7 @@ describe('the credential store', () => {
       ];
       for (const call of calls) {
         const err = await errorOf(call);
-        expect(err).toMatchObject({ status: 503, code: 'unavailable' });
+        expect(err).toMatchObject({ status: 503, code: 'unavailable', details: { reason: 'no_secret_key' } });
         expect(err?.message).toContain('NEXUS_SECRET_KEY');
       }
     } finally {
