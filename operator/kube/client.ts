@@ -1,0 +1,155 @@
+/**
+ * The operator's one door to the API server for everything but watches: the credentials and TLS
+ * of a client-node `KubeConfig` (`KUBECONFIG`, `~/.kube/config`, or in-cluster), client-node's
+ * own fetch library, and around every request the token bucket of B.72 and a count per verb and
+ * status for `nexus_operator_kube_requests_total`.
+ *
+ * Requests are plain JSON over REST paths from resources.ts, so a merge patch really is sent as
+ * `application/merge-patch+json` (B.31) and the status subresource is written directly. Failures
+ * come back as `KubeApiError` (errors.ts) carrying the API server's Status reason and message.
+ */
+import {
+  HttpMethod,
+  IsomorphicFetchHttpLibrary,
+  KubeConfig,
+  RequestContext,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import { KubeApiError, KubeClientStopped, KubeInvalid } from './errors.js';
+import type { TokenBucket } from './rate-limiter.js';
+
+/** The verbs of `nexus_operator_kube_requests_total{verb}`, as kube-apiserver names them. */
+export type KubeVerb = 'get' | 'list' | 'create' | 'patch' | 'update' | 'delete';
+
+const METHODS: Record<KubeVerb, HttpMethod> = {
+  get: HttpMethod.GET,
+  list: HttpMethod.GET,
+  create: HttpMethod.POST,
+  patch: HttpMethod.PATCH,
+  update: HttpMethod.PUT,
+  delete: HttpMethod.DELETE,
+};
+
+export const MERGE_PATCH = 'application/merge-patch+json';
+
+export interface KubeRequest {
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+  /** Defaults to `application/json` for a body. */
+  contentType?: string;
+}
+
+export interface KubeClientOptions {
+  kubeConfig: KubeConfig;
+  limiter?: TokenBucket;
+  /** Called once per request with its verb and the HTTP status, or `error` when none came. */
+  onRequest?: (verb: KubeVerb, code: string) => void;
+  timeoutMs?: number;
+}
+
+/** `KUBECONFIG` (or `~/.kube/config`) when present, else the in-cluster service account. */
+export function loadKubeConfig(): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  if (!kubeConfig.getCurrentCluster())
+    throw new Error('no Kubernetes cluster: set KUBECONFIG or run in a pod with a service account');
+  return kubeConfig;
+}
+
+export class KubeClient {
+  private readonly http = new IsomorphicFetchHttpLibrary();
+  private readonly stopping = new AbortController();
+  /** One connection pool for every request (client-node makes a new agent per request). */
+  private dispatcher: ReturnType<RequestContext['getDispatcher']>;
+
+  constructor(private readonly options: KubeClientOptions) {}
+
+  get kubeConfig(): KubeConfig {
+    return this.options.kubeConfig;
+  }
+
+  /** Sends one request and returns its parsed JSON body (undefined when empty). */
+  async request<T = unknown>(verb: KubeVerb, path: string, request: KubeRequest = {}): Promise<T> {
+    const label = `${verb} ${path}`;
+    if (this.stopping.signal.aborted) throw new KubeClientStopped();
+    await this.options.limiter?.take();
+    if (this.stopping.signal.aborted) throw new KubeClientStopped();
+    const cluster = this.options.kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('the KubeConfig has no current cluster');
+    const url = new URL(cluster.server.replace(/\/$/, '') + path);
+    for (const [key, value] of Object.entries(request.query ?? {}))
+      if (value !== undefined) url.searchParams.set(key, value);
+
+    const context = new RequestContext(url.toString(), METHODS[verb]);
+    context.setHeaderParam('Accept', 'application/json');
+    if (request.body !== undefined) {
+      context.setHeaderParam('Content-Type', request.contentType ?? 'application/json');
+      context.setBody(JSON.stringify(request.body));
+    }
+    await this.options.kubeConfig.applySecurityAuthentication(context);
+    if (this.dispatcher) context.setDispatcher(this.dispatcher);
+    else this.dispatcher = context.getDispatcher();
+    context.setSignal(
+      AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.options.timeoutMs ?? 30_000)]),
+    );
+
+    let status: number;
+    let text: string;
+    try {
+      const response = await this.http.send(context).toPromise();
+      status = response.httpStatusCode;
+      text = await response.body.text();
+    } catch (err) {
+      this.options.onRequest?.(verb, 'error');
+      if (this.stopping.signal.aborted) throw new KubeClientStopped();
+      throw new KubeApiError(0, causeOf(err), 'the API server did not answer', label, { cause: err });
+    }
+    this.options.onRequest?.(verb, String(status));
+    const body = parseJson(text);
+    if (status >= 400) throw errorOf(status, body, label);
+    return body as T;
+  }
+
+  /** Lists a collection (for informers): `labelSelector` narrows it. */
+  list<T extends KubernetesObject>(path: string, labelSelector?: string): Promise<KubernetesListObject<T>> {
+    return this.request<KubernetesListObject<T>>('list', path, { query: { labelSelector } });
+  }
+
+  /** Aborts what is in flight and refuses what comes after (a lost lease, a shutdown). */
+  stop(): void {
+    this.stopping.abort();
+    this.options.limiter?.stop();
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A `KubeApiError` from a Status body (`{kind: Status, code, reason, message}`). */
+function errorOf(status: number, body: unknown, label: string): KubeApiError {
+  const s = (typeof body === 'object' && body !== null ? body : {}) as { reason?: unknown; message?: unknown };
+  const reason = typeof s.reason === 'string' && s.reason !== '' ? s.reason : `HTTP ${status}`;
+  const message =
+    typeof s.message === 'string' ? s.message : typeof body === 'string' ? body.slice(0, 500) : '';
+  return status === 422
+    ? new KubeInvalid(status, reason, message, label)
+    : new KubeApiError(status, reason, message, label);
+}
+
+/** The system error code under a failed fetch (ECONNREFUSED, TimeoutError …). */
+function causeOf(err: unknown): string {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    const name = (e as { name?: unknown }).name;
+    if (name === 'TimeoutError') return 'TimeoutError';
+  }
+  return 'network error';
+}
