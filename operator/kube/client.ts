@@ -116,6 +116,10 @@ export class KubeClient {
     return this.request<KubernetesListObject<T>>('list', path, { query: { labelSelector } });
   }
 
+  get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
   /** Aborts what is in flight and refuses what comes after (a lost lease, a shutdown). */
   stop(): void {
     this.stopping.abort();
@@ -134,7 +138,10 @@ function parseJson(text: string): unknown {
 
 /** A `KubeApiError` from a Status body (`{kind: Status, code, reason, message}`). */
 function errorOf(status: number, body: unknown, label: string): KubeApiError {
-  const s = (typeof body === 'object' && body !== null ? body : {}) as { reason?: unknown; message?: unknown };
+  const s = (typeof body === 'object' && body !== null ? body : {}) as {
+    reason?: unknown;
+    message?: unknown;
+  };
   const reason = typeof s.reason === 'string' && s.reason !== '' ? s.reason : `HTTP ${status}`;
   const message =
     typeof s.message === 'string' ? s.message : typeof body === 'string' ? body.slice(0, 500) : '';

@@ -34,7 +34,12 @@ export class EventRecorder {
     private readonly options: { instance: string; logger: Logger; now?: () => Date },
   ) {}
 
-  async record(about: AspectObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  async record(
+    about: AspectObject,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): Promise<void> {
     const namespace = about.metadata.namespace ?? 'default';
     const note = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message;
     const key = JSON.stringify([namespace, about.metadata.name, about.metadata.uid, type, reason, note]);
