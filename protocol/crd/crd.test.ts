@@ -4,6 +4,7 @@
  * names and columns of B.105, and every CEL rule compiling with the standard library alone.
  */
 import { readFileSync } from 'node:fs';
+import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { AspectConfigFields } from '../aspect-config.js';
@@ -41,6 +42,11 @@ describe('the Aspect CRD', () => {
   it('is structural and bounds every string, list and map (B.65)', () => {
     const [version] = committed.spec.versions;
     expect(structuralProblems(version?.schema.openAPIV3Schema)).toEqual([]);
+  });
+
+  it("is a CustomResourceDefinition by Kubernetes' own schema of one (kubernetes-models)", () => {
+    const crd = new CustomResourceDefinition(parse(readFileSync(committedPath, 'utf8')) as never);
+    expect(() => crd.validate()).not.toThrow();
   });
 
   it('leaves defaults to the operator (ADR 0013)', () => {
