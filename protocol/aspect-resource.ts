@@ -11,6 +11,16 @@ import { JsonObject, utf8Bytes } from './names.js';
 import { Script } from './script.js';
 import { fieldIssues, firstIssueText } from './validation.js';
 
+export {
+  AspectCondition,
+  AspectPhase,
+  AspectStatus,
+  CONDITION_REASONS,
+  CONDITION_TYPES,
+  type ConditionReason,
+  type ConditionType,
+} from './aspect-status.js';
+
 export const ASPECT_GROUP = 'nexus.dev';
 export const ASPECT_VERSION = 'v1alpha1';
 export const ASPECT_API_VERSION = `${ASPECT_GROUP}/${ASPECT_VERSION}`;
@@ -73,8 +83,10 @@ export const POD_PATHS = {
   tmp: '/tmp',
 };
 
-/** A mount path the kubelet will not clean up into something else: absolute, no `.`, `..` or `//`. */
-// As strings: a RegExp's `source` escapes `/`, and these are also written into CEL rules (RE2).
+/**
+ * A mount path the kubelet will not clean up into something else: absolute, no `.`, `..` or `//`.
+ * Strings, not RegExps: they are also written into CEL rules (RE2), and a RegExp's source escapes `/`.
+ */
 export const CLEAN_MOUNT_PATH = '^(/[^/]+)+/?$';
 export const DOT_SEGMENT = '/[.][.]?(/|$)';
 export const MOUNT_PATH_RULE = 'must be an absolute path without ".", ".." or empty segments';
@@ -301,63 +313,3 @@ function camelCaseFieldNames(message: string): string {
   }
   return message.replace(snakeFieldNames, (name) => camelCase(name));
 }
-
-/** The condition types of an Aspect's status, in the order they are reported (B.106). */
-export const CONDITION_TYPES = ['HomeReady', 'TokenReady', 'PodReady', 'Registered', 'Ready'] as const;
-export type ConditionType = (typeof CONDITION_TYPES)[number];
-
-export const AspectCondition = z.strictObject({
-  type: z.enum(CONDITION_TYPES),
-  status: z.enum(['True', 'False', 'Unknown']),
-  reason: z.string().min(1).max(1024),
-  message: z.string().min(1).max(32_768),
-  observedGeneration: z.number().int().min(0),
-  lastTransitionTime: z.string().max(64),
-});
-export type AspectCondition = z.infer<typeof AspectCondition>;
-
-export const AspectPhase = z.enum(['Pending', 'Running', 'Suspended', 'Failed']);
-export type AspectPhase = z.infer<typeof AspectPhase>;
-
-export const AspectStatus = z.strictObject({
-  phase: AspectPhase.optional(),
-  observedGeneration: z.number().int().min(0).optional(),
-  registered: z.boolean().optional(),
-  lastHeartbeat: z.string().max(64).optional(),
-  conditions: z.array(AspectCondition).max(8).optional(),
-});
-export type AspectStatus = z.infer<typeof AspectStatus>;
-
-/**
- * The closed list of condition reasons, documented in the CRD's description (B.106). PodReady's
- * waiting reasons are copied from the pod as Kubernetes names them.
- */
-export const CONDITION_REASONS = [
-  'Reconciled',
-  'InvalidSpec',
-  'Suspended',
-  'Deleting',
-  'ConfigMapMissing',
-  'BrokerUnavailable',
-  'ClaimBound',
-  'ClaimPending',
-  'TokenWritten',
-  'TokenPending',
-  'PodRunning',
-  'PodPending',
-  'NoPod',
-  'ContainersNotReady',
-  'Unschedulable',
-  'ImagePullBackOff',
-  'ErrImagePull',
-  'CrashLoopBackOff',
-  'CreateContainerConfigError',
-  'Live',
-  'Stale',
-  'NotRegistered',
-  'Down',
-  'NameInUse',
-  'Ready',
-  'NotReady',
-] as const;
-export type ConditionReason = (typeof CONDITION_REASONS)[number];
