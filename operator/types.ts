@@ -170,11 +170,5 @@ export const objectNames = (aspect: string) => ({
   configMap: `${aspect}-config`,
   pod: `${aspect}-0`,
 });
-/** Paths inside a runtime pod: the home PVC, the ConfigMap copied in by --config-from, the token. */
-export const POD_PATHS = {
-  home: '/nexus/home',
-  config: '/nexus/config',
-  tokenDir: '/nexus/token',
-  tokenFile: '/nexus/token/token',
-  tmp: '/tmp',
-};
+/** Paths inside a runtime pod; in protocol/ because the CRD's rules refuse mounts under the home. */
+export { POD_PATHS } from '../protocol/aspect-resource.js';

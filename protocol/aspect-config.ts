@@ -9,6 +9,7 @@ export const HandDeclaration = z.strictObject({
   description: z.string().max(4096, 'must be at most 4096 characters'),
   system_prompt: z
     .string()
+    .max(65_536, 'must be at most 65536 characters')
     .refine((s) => utf8Bytes(s) <= 64 * 1024, 'must be at most 64 KiB')
     .default(''),
   tools: z
@@ -32,7 +33,10 @@ export const ProviderConfig = z.strictObject({
   kind: ProviderKind,
   model: z.string().min(1).max(256).optional(),
   credential: z.string().max(253).nullable().optional(),
-  base_url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).optional(),
+  base_url: z
+    .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
+    .max(2048, 'must be at most 2048 characters')
+    .optional(),
   context_window: z.number().int().min(1024).max(10_000_000).optional(),
   max_output_tokens: z.number().int().min(1).max(1_000_000).optional(),
   token_param: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
@@ -42,11 +46,17 @@ export const ProviderConfig = z.strictObject({
 });
 export type ProviderConfig = z.infer<typeof ProviderConfig>;
 
+// Bounds on every string, list and map (B.65): the CRD's CEL cost is bounded by them, and aspect.json
+// keeps the same limits so the two never disagree.
 const McpServer = z.strictObject({
   name: AspectName,
-  command: z.string().min(1),
-  args: z.array(z.string()).default([]),
-  env: z.record(z.string(), z.string()).default({}),
+  command: z.string().min(1).max(4096),
+  args: z.array(z.string().max(4096)).max(64).default([]),
+  env: z
+    .record(z.string().max(253), z.string().max(4096))
+    .refine((env) => Object.keys(env).length <= 64, 'must have at most 64 entries')
+    .meta({ maxProperties: 64 })
+    .default({}),
 });
 
 /** The fields of `aspect.json` (SPEC section 2), without the cross-field rules. */
@@ -65,7 +75,12 @@ export const AspectConfigFields = z.strictObject({
     .strictObject({ max_turns: z.number().int().min(1).max(100).default(8) })
     .default({ max_turns: 8 }),
   tools: z
-    .array(z.string().regex(/^[a-z][a-z0-9_]*(__[a-zA-Z0-9_-]+)?$/, 'must be a tool name'))
+    .array(
+      z
+        .string()
+        .max(128, 'must be at most 128 characters')
+        .regex(/^[a-z][a-z0-9_]*(__[a-zA-Z0-9_-]+)?$/, 'must be a tool name'),
+    )
     .max(64)
     .default(['send_message', 'dispatch_hand', 'knowledge_search', 'knowledge_store']),
   mcp_servers: z.array(McpServer).max(16).default([]),
@@ -91,7 +106,7 @@ export const AspectConfigFields = z.strictObject({
     .strictObject({
       send_to: z
         .array(z.union([AspectName, z.literal('*')]))
-        .max(100)
+        .max(64)
         .default(['*']),
     })
     .default({ send_to: ['*'] }),

@@ -1,12 +1,15 @@
-// Writes the JSON Schemas derived from protocol/ into docs/generated/ (`npm run generate`).
-// A test regenerates them in memory and fails when the committed files drift.
+// Writes what is derived from protocol/ (`npm run generate`): the JSON Schemas in docs/generated/
+// and the Aspect CRD in crds/. Tests regenerate both in memory and fail when the committed files drift.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generatedSchemas } from '../protocol/json-schema.js';
+import { ASPECT_CRD_NAME, aspectCrdYaml } from '../protocol/crd/index.js';
 
-const outDir = path.join(process.cwd(), 'docs/generated');
-mkdirSync(outDir, { recursive: true });
-for (const [file, text] of Object.entries(generatedSchemas())) {
-  writeFileSync(path.join(outDir, file), text);
-  process.stdout.write(`wrote docs/generated/${file}\n`);
+function write(dir: string, file: string, text: string): void {
+  mkdirSync(path.join(process.cwd(), dir), { recursive: true });
+  writeFileSync(path.join(process.cwd(), dir, file), text);
+  process.stdout.write(`wrote ${dir}/${file}\n`);
 }
+
+for (const [file, text] of Object.entries(generatedSchemas())) write('docs/generated', file, text);
+write('crds', `${ASPECT_CRD_NAME}.yaml`, aspectCrdYaml());
