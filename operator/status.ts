@@ -3,7 +3,7 @@
  * none when nothing but the heartbeat would change, so a converged Aspect costs zero writes.
  *
  * Phase: `Failed` only for a spec error (InvalidSpec); `Suspended` while `spec.suspend`; while the
- * broker cannot be asked, or while deleting, the phase stays as it was; `Running` once Ready;
+ * broker cannot be asked, a referenced ConfigMap is missing, or while deleting, the phase stays; `Running` once Ready;
  * otherwise `Pending`. Every condition carries the generation, a reason of CONDITION_REASONS and
  * a message; its `lastTransitionTime` moves only when its status does. `Ready` is True when the
  * token, the pod and the registration are; otherwise it copies the first condition that is not
@@ -171,7 +171,8 @@ function phaseOf(
   if (facts.deleting) return previous ?? 'Pending';
   if (facts.suspended) return 'Suspended';
   // B.63: a transient failure keeps the phase; a first reconcile has none to keep.
-  if (!facts.broker) return previous === 'Failed' ? 'Pending' : (previous ?? 'Pending');
+  if (!facts.broker || facts.configMapMissing)
+    return previous === 'Failed' ? 'Pending' : (previous ?? 'Pending');
   return readyValue.status === 'True' ? 'Running' : 'Pending';
 }
 
