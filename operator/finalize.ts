@@ -53,7 +53,7 @@ export async function finalizeAspect(observed: Observed, deps: ReconcileDeps): P
       {
         name,
         generation: aspect.metadata.generation ?? 0,
-        suspended: false,
+        suspended: (aspect.spec as { suspend?: unknown } | undefined)?.suspend === true,
         deleting: message,
         pvc,
         statefulSet: observed.statefulSet,

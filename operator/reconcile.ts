@@ -20,21 +20,27 @@
  */
 import { parseAspectSpec } from '../protocol/aspect-resource.js';
 import { applyActions } from './apply.js';
+import {
+  problem,
+  revokeTokens,
+  settleToken,
+  syncGrants,
+  tokenFactOf,
+  type Emit,
+  type Problem,
+} from './broker-steps.js';
 import { desiredConfigMap, desiredPvc, desiredStatefulSet } from './desired.js';
 import { resolveDocuments } from './documents.js';
 import { finalizeAspect } from './finalize.js';
-import { desiredGrants, planGrants } from './grants.js';
+import { desiredGrants } from './grants.js';
 import { apiMessageOf } from './kube-errors.js';
-import { namespaceOf, ownedLabels, ownerReferenceTo, refOf, tokenNameFor } from './meta.js';
+import { namespaceOf, refOf } from './meta.js';
 import { plan } from './plan.js';
 import { mergePodSettings, podSettingsProblem } from './pod-spec.js';
-import { statusUpdate, type StatusFacts, type TokenFact } from './status.js';
-import { decideToken } from './tokens.js';
+import { statusUpdate, type StatusFacts } from './status.js';
 import {
   FINALIZER,
-  objectNames,
   TOKEN_ID_ANNOTATION,
-  type BrokerView,
   type KubeObject,
   type Observed,
   type ReconcileDeps,
@@ -51,23 +57,10 @@ export const READY_REQUEUE_MS = 60_000;
 export const NAME_IN_USE_REQUEUE_MS = 30_000;
 
 /** Emits an Event; one that cannot be written must not fail the reconcile it describes. */
-function eventer(deps: ReconcileDeps, observed: Observed) {
-  return (type: 'Normal' | 'Warning', reason: string, message: string) =>
+function eventer(deps: ReconcileDeps, observed: Observed): Emit {
+  return (type, reason, message) =>
     deps.kube.event(observed.aspect, type, reason, message).catch(() => undefined);
 }
-
-type Emit = ReturnType<typeof eventer>;
-
-/** A failure of this pass: its Event reason and what to say. */
-interface Problem {
-  reason: 'BrokerUnavailable' | 'ConfigMapMissing' | 'GrantFailed' | 'WriteFailed';
-  error: Error;
-}
-
-const problem = (reason: Problem['reason'], message: string, cause?: unknown): Problem => ({
-  reason,
-  error: new Error(message, cause === undefined ? undefined : { cause }),
-});
 
 export async function reconcileAspect(observed: Observed, deps: ReconcileDeps): Promise<ReconcileOutcome> {
   if (observed.aspect.metadata.deletionTimestamp) return finalizeAspect(observed, deps);
@@ -136,8 +129,7 @@ async function reconcileLive(
   const parsed = parseAspectSpec(name, aspect.spec);
   if (!parsed.ok) return invalid(parsed.message);
   const namespace = namespaceOf(aspect);
-  const isFrame = parsed.value.config.role === 'frame';
-  if (isFrame && !deps.settings.frameNamespaces.includes(namespace))
+  if (parsed.value.config.role === 'frame' && !deps.settings.frameNamespaces.includes(namespace))
     return invalid(
       `spec.role: frame is allowed only in the frame namespaces (${deps.settings.frameNamespaces.join(', ')}), not in ${namespace} (B.67)`,
     );
@@ -155,54 +147,23 @@ async function reconcileLive(
   const podConfig = configMap ?? observed.configMap;
 
   // The token: only minted when its id can be recorded on the StatefulSet in this same pass.
-  const tokenName = tokenNameFor(aspect);
-  let token: TokenFact = tokenFactOf(broker, aspect, recordedId);
-  let tokenId = broker ? undefined : recordedId;
-  let revokeAfterRecord: string[] = [];
-  let nameInUse = false;
-  if (broker) {
-    const decision = decideToken(broker, tokenName, recordedId, isFrame);
-    if (decision.kind === 'nameInUse') {
-      nameInUse = true;
-      token = { kind: 'nameInUse', holder: decision.holder };
-      if (!(aspect.status?.conditions ?? []).some((c) => c.reason === 'NameInUse'))
-        await event('Warning', 'NameInUse', `the aspect name ${name} is held by ${decision.holder} (B.68)`);
-    } else if (decision.kind === 'keep') {
-      tokenId = decision.id;
-      token = { kind: 'ready', id: decision.id };
-      revokeAfterRecord = decision.revoke;
-    } else if (podConfig) {
-      try {
-        const minted = await deps.broker.mintAspectToken(name, tokenName, decision.admin);
-        await deps.kube.writeSecret(
-          { apiVersion: 'v1', kind: 'Secret', namespace, name: objectNames(name).secret },
-          { token: minted.token },
-          ownerReferenceTo(aspect),
-          ownedLabels(name),
-        );
-        tokenId = minted.id;
-        token = { kind: 'ready', id: minted.id };
-        revokeAfterRecord = decision.revokeAfter;
-        await event(
-          'Normal',
-          'TokenMinted',
-          `minted token ${minted.id} into Secret ${objectNames(name).secret} (${decision.why})`,
-        );
-      } catch (err) {
-        const message = `minting the token: ${apiMessageOf(err)}`;
-        token = { kind: 'unknown', message };
-        problems.push(problem('BrokerUnavailable', message, err));
-      }
-    } else {
-      token = { kind: 'pending', message: 'minted once the pod configuration can be written' };
-    }
-  }
+  const isFrame = parsed.value.config.role === 'frame';
+  const { token, tokenId, revokeAfterRecord, nameInUse, ...tokenStep } = await settleToken(
+    deps,
+    aspect,
+    broker,
+    recordedId,
+    isFrame,
+    podConfig !== undefined,
+    event,
+  );
+  problems.push(...tokenStep.problems);
 
-  // The owned objects, in dependency order; the StatefulSet only once it has a token.
-  const pairs: { desired: KubeObject; observed: KubeObject | undefined }[] = [
-    { desired: desiredPvc(input), observed: observed.pvc },
-  ];
-  if (configMap) pairs.push({ desired: configMap, observed: observed.configMap });
+  // The owned objects, in dependency order; the StatefulSet only once it has a token. Nothing
+  // while another namespace holds the name: no volume is provisioned for an aspect that cannot run.
+  const pairs: { desired: KubeObject; observed: KubeObject | undefined }[] = [];
+  if (!nameInUse) pairs.push({ desired: desiredPvc(input), observed: observed.pvc });
+  if (configMap && !nameInUse) pairs.push({ desired: configMap, observed: observed.configMap });
   if (podConfig && tokenId && !nameInUse)
     pairs.push({
       desired: desiredStatefulSet({ ...input, configMap: podConfig, tokenId }),
@@ -247,66 +208,4 @@ async function reconcileLive(
   const isReady = ready?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
   if (parsed.value.kube.suspend) return {};
   return { requeueAfterMs: isReady ? READY_REQUEUE_MS : WAITING_REQUEUE_MS };
-}
-
-/** What the token condition says when no mint is attempted this pass. */
-function tokenFactOf(
-  broker: BrokerView | undefined,
-  aspect: Observed['aspect'],
-  recordedId: string | undefined,
-): TokenFact {
-  if (!broker)
-    return {
-      kind: 'unknown',
-      message: 'the broker could not be asked; the token is checked when it answers',
-    };
-  const name = tokenNameFor(aspect);
-  const live = broker.tokens.find((t) => t.name === name && t.id === recordedId && !t.revoked_at);
-  return live
-    ? { kind: 'ready', id: live.id }
-    : { kind: 'pending', message: 'no live token is recorded yet' };
-}
-
-async function revokeTokens(deps: ReconcileDeps, ids: string[]): Promise<Problem[]> {
-  const problems: Problem[] = [];
-  for (const id of ids) {
-    try {
-      await deps.broker.revokeToken(id);
-    } catch (err) {
-      problems.push(problem('BrokerUnavailable', `revoking token ${id}: ${apiMessageOf(err)}`, err));
-    }
-  }
-  return problems;
-}
-
-async function syncGrants(
-  deps: ReconcileDeps,
-  broker: BrokerView,
-  aspect: string,
-  desired: string[],
-  event: Emit,
-): Promise<Problem[]> {
-  const { grant, revoke } = planGrants(desired, broker.grantsByOperator);
-  const problems: Problem[] = [];
-  for (const credential of grant) {
-    try {
-      await deps.broker.grant(credential, aspect);
-    } catch (err) {
-      problems.push(problem('GrantFailed', `granting credential ${credential}: ${apiMessageOf(err)}`, err));
-    }
-  }
-  for (const credential of revoke) {
-    try {
-      await deps.broker.revokeGrant(credential, aspect, deps.operatorTokenName);
-    } catch (err) {
-      problems.push(problem('GrantFailed', `revoking the grant of ${credential}: ${apiMessageOf(err)}`, err));
-    }
-  }
-  if (grant.length + revoke.length > problems.length)
-    await event(
-      'Normal',
-      'GrantsChanged',
-      `credentials granted by the operator: ${desired.join(', ') || 'none'}`,
-    );
-  return problems;
 }
