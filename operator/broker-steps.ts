@@ -48,33 +48,43 @@ export interface TokenStep {
   /** Revoke these once `tokenId` is recorded on the StatefulSet, never before. */
   revokeAfterRecord: string[];
   nameInUse: boolean;
+  /** A token was minted (and written into the Secret) in this pass. */
+  minted: boolean;
   problems: Problem[];
 }
 
+export interface TokenInput {
+  aspect: AspectObject;
+  broker: BrokerView | undefined;
+  /** The id on the StatefulSet's metadata (B.94). */
+  recordedId: string | undefined;
+  /** A frame's token is admin (B.67). */
+  admin: boolean;
+  /** The StatefulSet can be written in this pass, so a new token's id gets recorded at once. */
+  canRecord: boolean;
+}
+
 /**
- * Keeps or mints the aspect's token. A mint happens only when `canRecord` (the StatefulSet can be
- * written in this pass), so every minted token is recorded at once or superseded next pass.
+ * Keeps or mints the aspect's token. A mint happens only when the id can be recorded in the same
+ * pass; the old live tokens are revoked after the record (operator/reconcile.ts), so a running pod
+ * keeps working until its Secret holds the new one. An admin token is the exception: one live
+ * admin token per name (B.4), so a frame's old tokens go first (its pod is restarting anyway
+ * after a role change, or holds a revoked token already).
  */
-export async function settleToken(
-  deps: ReconcileDeps,
-  aspect: AspectObject,
-  broker: BrokerView | undefined,
-  recordedId: string | undefined,
-  admin: boolean,
-  canRecord: boolean,
-  event: Emit,
-): Promise<TokenStep> {
+export async function settleToken(deps: ReconcileDeps, input: TokenInput, event: Emit): Promise<TokenStep> {
+  const { aspect, broker, recordedId } = input;
   const step: TokenStep = {
     token: tokenFactOf(broker, aspect, recordedId),
     // The broker cannot say otherwise: keep what is recorded.
     tokenId: broker ? undefined : recordedId,
     revokeAfterRecord: [],
     nameInUse: false,
+    minted: false,
     problems: [],
   };
   if (!broker) return step;
   const name = aspect.metadata.name;
-  const decision = decideToken(broker, tokenNameFor(aspect), recordedId, admin);
+  const decision = decideToken(broker, tokenNameFor(aspect), recordedId, input.admin);
   if (decision.kind === 'nameInUse') {
     step.nameInUse = true;
     step.token = { kind: 'nameInUse', holder: decision.holder };
@@ -90,9 +100,16 @@ export async function settleToken(
       revokeAfterRecord: decision.revoke,
     };
   }
-  if (!canRecord) {
+  if (!input.canRecord) {
     step.token = { kind: 'pending', message: 'minted once the pod configuration can be written' };
     return step;
+  }
+  let revokeAfter = decision.revokeAfter;
+  if (decision.admin) {
+    const problems = await revokeTokens(deps, revokeAfter);
+    if (problems.length > 0)
+      return { ...step, token: { kind: 'unknown', message: problems[0]!.error.message }, problems };
+    revokeAfter = [];
   }
   let minted: { id: string; token: string };
   try {
@@ -124,7 +141,8 @@ export async function settleToken(
     ...step,
     tokenId: minted.id,
     token: { kind: 'ready', id: minted.id },
-    revokeAfterRecord: decision.revokeAfter,
+    revokeAfterRecord: revokeAfter,
+    minted: true,
   };
 }
 

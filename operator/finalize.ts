@@ -59,7 +59,7 @@ export async function finalizeAspect(observed: Observed, deps: ReconcileDeps): P
         statefulSet: observed.statefulSet,
         pod: observed.pod,
         token: { kind: 'unknown', message: 'the token is being revoked' },
-        ...(broker ? { broker } : { brokerError: 'the broker could not be asked' }),
+        ...(broker ? { broker } : { brokerError: observed.brokerError ?? 'the broker could not be asked' }),
       },
       aspect.status,
       deps.now().toISOString(),
@@ -77,7 +77,10 @@ export async function finalizeAspect(observed: Observed, deps: ReconcileDeps): P
     return hold(`keeping the home PersistentVolumeClaim: ${apiMessageOf(err)}`, err);
   }
 
-  if (!broker) return hold('waiting for the broker to revoke the token and deregister the aspect');
+  if (!broker)
+    return hold(
+      `waiting for the broker to revoke the token and deregister the aspect: ${observed.brokerError ?? 'it could not be asked'}`,
+    );
   const tokenName = tokenNameFor(aspect);
   const ours = broker.tokens.filter((t) => t.name === tokenName);
   const ownsName = ours.length > 0 || otherHolders(broker, tokenName).length === 0;

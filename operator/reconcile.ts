@@ -106,7 +106,7 @@ async function reconcileLive(
     pvc: observed.pvc,
     statefulSet: observed.statefulSet,
     pod: observed.pod,
-    ...(broker ? { broker } : { brokerError: 'the broker could not be asked' }),
+    ...(broker ? { broker } : { brokerError: observed.brokerError ?? 'the broker could not be asked' }),
   };
   const recordedId = observed.statefulSet?.metadata.annotations?.[TOKEN_ID_ANNOTATION];
 
@@ -147,14 +147,15 @@ async function reconcileLive(
   const podConfig = configMap ?? observed.configMap;
 
   // The token: only minted when its id can be recorded on the StatefulSet in this same pass.
-  const isFrame = parsed.value.config.role === 'frame';
-  const { token, tokenId, revokeAfterRecord, nameInUse, ...tokenStep } = await settleToken(
+  const { token, tokenId, revokeAfterRecord, nameInUse, minted, ...tokenStep } = await settleToken(
     deps,
-    aspect,
-    broker,
-    recordedId,
-    isFrame,
-    podConfig !== undefined,
+    {
+      aspect,
+      broker,
+      recordedId,
+      admin: parsed.value.config.role === 'frame',
+      canRecord: podConfig !== undefined,
+    },
     event,
   );
   problems.push(...tokenStep.problems);
@@ -171,7 +172,12 @@ async function reconcileLive(
     });
   const applied = await applyActions(deps.kube, plan(pairs));
   if (applied.error) problems.push({ reason: 'WriteFailed', error: applied.error });
-  if (applied.refused) return invalid(`spec.pod: the API server refused the StatefulSet: ${applied.refused}`);
+  if (applied.refused) {
+    // A token minted for a StatefulSet that was not created is used by no pod: revoke it now
+    // rather than leave one live token per retry (the next mint supersedes it, operator/tokens.ts).
+    if (minted && tokenId && !observed.statefulSet) await revokeTokens(deps, [tokenId]);
+    return invalid(`spec.pod: the API server refused the StatefulSet: ${applied.refused}`);
+  }
   const statefulSet = applied.written.get('StatefulSet') ?? observed.statefulSet;
   const recorded = statefulSet?.metadata.annotations?.[TOKEN_ID_ANNOTATION];
 
@@ -181,7 +187,8 @@ async function reconcileLive(
     problems.push(...(await revokeTokens(deps, revoke)));
     problems.push(...(await syncGrants(deps, broker, name, desiredGrants(parsed.value), event)));
   }
-  if (!broker) problems.push(problem('BrokerUnavailable', 'the broker could not be asked'));
+  if (!broker)
+    problems.push(problem('BrokerUnavailable', observed.brokerError ?? 'the broker could not be asked'));
   if (!documents.ok) problems.push(problem('ConfigMapMissing', documents.message));
 
   const facts: StatusFacts = {

@@ -53,6 +53,11 @@ describe('decideToken (B.25, B.94)', () => {
     });
   });
 
+  it('mints again when a newer token, even one revoked since, may be what the Secret holds', () => {
+    const view = brokerView({ tokens: [token('7'), token('8', { revoked_at: '2026-01-02T00:00:00Z' })] });
+    expect(decideToken(view, NAME, '7', false)).toMatchObject({ kind: 'mint', revokeAfter: ['7'] });
+  });
+
   it('finishes a rotation that crashed after recording: revokes the older token', () => {
     const view = brokerView({ tokens: [token('7'), token('8')] });
     expect(decideToken(view, NAME, '8', false)).toEqual({ kind: 'keep', id: '8', revoke: ['7'] });

@@ -4,11 +4,14 @@
  *
  * The write order of a rotation is mint → write the Secret → record the id on the StatefulSet →
  * revoke the other live tokens of the same name. A crash may stop it at any step, so the Secret
- * holds the newest of our live tokens minted before the crash, and the recorded id names it only
- * if the record step ran. Hence the rule: keep the recorded token only when it is live, of the
- * right kind and the newest of our live tokens (then the Secret holds it, and any older live one
- * is left over from an interrupted rotation: revoke it); otherwise mint again, which ends with
- * exactly one live token, recorded and in the Secret.
+ * holds the newest of our tokens minted before the crash, and the recorded id names it only if
+ * the record step ran. Hence the rule: keep the recorded token only when it is live, of the right
+ * kind and the newest of our tokens, revoked ones included (then the Secret holds it, and any
+ * older live one is left over from an interrupted rotation: revoke it); otherwise mint again,
+ * which ends with exactly one live token, recorded and in the Secret.
+ *
+ * A frame's token is admin, and a name may have only one live admin token (B.4): its old tokens
+ * are revoked before the mint instead (operator/broker-steps.ts).
  */
 import type { BrokerToken, BrokerView } from './types.js';
 
@@ -60,7 +63,9 @@ export function decideToken(
       revokeAfter,
       why: admin ? 'a frame needs an admin token' : 'no longer a frame',
     };
-  if (live.some((t) => newer(t, recorded)))
+  // Any newer token, even revoked since, may be the one the Secret holds (a Secret write or a
+  // record that failed): only a fresh mint is sure to be in the Secret.
+  if (ours.some((t) => newer(t, recorded)))
     return { kind: 'mint', admin, revokeAfter, why: 'a rotation was interrupted' };
   return { kind: 'keep', id: recorded.id, revoke: live.filter((t) => t !== recorded).map((t) => t.id) };
 }
