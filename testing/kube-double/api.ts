@@ -41,6 +41,14 @@ export interface ApiContext {
 export const isWatch = (q: URLSearchParams) => q.get('watch') === 'true' || q.get('watch') === '1';
 
 function parseBody(r: ResourceRequest): unknown {
+  if (r.contentType.startsWith('application/vnd.kubernetes.protobuf')) {
+    // client-go's typed clients (kubectl create configmap, helm's Secret driver) send protobuf.
+    throw new KubeError(
+      415,
+      'the Kubernetes API double speaks JSON only, not protobuf',
+      'UnsupportedMediaType',
+    );
+  }
   if (r.body.trim() === '') throw badRequest('the request has no body');
   try {
     return r.contentType.startsWith('application/apply-patch+yaml') ? parseYaml(r.body) : JSON.parse(r.body);
@@ -56,6 +64,11 @@ function bodyObject(r: ResourceRequest): Obj {
   object.metadata = isObject(object.metadata) ? object.metadata : {};
   return object;
 }
+
+const writing = (r: ResourceRequest) => ({
+  validate: true,
+  fieldValidation: r.query.get('fieldValidation') ?? undefined,
+});
 
 function placed(r: ResourceRequest, object: Obj): Obj {
   const meta = object.metadata;
@@ -152,7 +165,7 @@ function patch(ctx: ApiContext, r: ResourceRequest, name: string): Answer {
   const statusOnly = r.subresource === 'status';
   if (type === 'application/apply-patch+yaml') {
     if (!isObject(body)) throw badRequest('an apply patch must be an object');
-    if (!current) return { status: 201, body: store.create(t, placed(r, body as Obj), { validate: true }) };
+    if (!current) return { status: 201, body: store.create(t, placed(r, body as Obj), { ...writing(r) }) };
   }
   if (!current) throw notFound({ plural: t.plural, group: t.group, name });
   const base = store.view(t, current);
@@ -188,7 +201,7 @@ function patch(ctx: ApiContext, r: ResourceRequest, name: string): Answer {
   const object = next as Obj;
   object.metadata.name = name;
   if (t.namespaced) object.metadata.namespace = r.namespace;
-  return { status: 200, body: store.replace(t, object, { validate: true, statusOnly }) };
+  return { status: 200, body: store.replace(t, object, { ...writing(r), statusOnly }) };
 }
 
 /** Serves one resource request; a watch streams on `res` and answers undefined. */
@@ -228,7 +241,7 @@ export function serveResource(
         );
         return undefined;
       case 'POST':
-        return { status: 201, body: store.create(t, placed(r, bodyObject(r)), { validate: true }) };
+        return { status: 201, body: store.create(t, placed(r, bodyObject(r)), { ...writing(r) }) };
       case 'DELETE': {
         const select = both(
           labelSelector(r.query.get('labelSelector')),
@@ -266,7 +279,7 @@ export function serveResource(
         return {
           status: 200,
           body: store.replace(t, placed(r, bodyObject(r)), {
-            validate: true,
+            ...writing(r),
             statusOnly: r.subresource === 'status',
           }),
         };

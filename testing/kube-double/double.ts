@@ -25,7 +25,10 @@ export interface KubeDoubleOptions {
   watchTimeoutMs?: number;
   /** Interval of BOOKMARKs, for watches that asked with `allowWatchBookmarks=true`. */
   bookmarkIntervalMs?: number;
-  /** The bearer token clients must send; generated when absent, `null` accepts any request. */
+  /**
+   * The bearer token of the kubeconfig; a request with another one gets 401 (one without any is
+   * served: client-go sends none over http). Generated when absent; `null`: no token at all.
+   */
   token?: string | null;
 }
 

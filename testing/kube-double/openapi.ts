@@ -4,7 +4,7 @@
  * `--validate=strict` reads these to validate what it applies.
  */
 import type { Resources } from './resources.js';
-import { apiVersionOf, type ResourceType } from './types.js';
+import type { ResourceType } from './types.js';
 
 const pathOf = (t: Pick<ResourceType, 'group' | 'version'>) =>
   t.group === '' ? `api/${t.version}` : `apis/${t.group}/${t.version}`;
@@ -46,13 +46,29 @@ function document(resources: Resources, path: string) {
   return {
     openapi: '3.0.0',
     info: { title: 'Kubernetes', version: 'v1.33.0' },
-    paths: {},
+    paths: Object.fromEntries(types.map((t) => [itemPath(t), { patch: patchOperation(t) }])),
     components: { schemas },
+  };
+}
+
+const itemPath = (t: ResourceType) =>
+  `/${pathOf(t)}/${t.namespaced ? 'namespaces/{namespace}/' : ''}${t.plural}/{name}`;
+
+/**
+ * kubectl looks for a PATCH operation of the kind that takes `fieldValidation`: finding one, it
+ * leaves validation to the server (`?fieldValidation=Strict`), which the double answers in
+ * validation.ts; finding none, it falls back to OpenAPI v2, which the double does not serve.
+ */
+function patchOperation(t: ResourceType) {
+  return {
+    'x-kubernetes-group-version-kind': { group: t.group, version: t.version, kind: t.kind },
+    parameters: [
+      { name: 'fieldValidation', in: 'query', schema: { type: 'string', uniqueItems: true } },
+      { name: 'fieldManager', in: 'query', schema: { type: 'string', uniqueItems: true } },
+    ],
   };
 }
 
 export function openApiDocument(resources: Resources, path: string) {
   return document(resources, path);
 }
-
-export const groupVersionOf = apiVersionOf;

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { alreadyExists, conflict, KubeError, notFound, invalid } from './errors.js';
 import type { Resources } from './resources.js';
+import { checkCustomObject } from './validation.js';
 import { apiVersionOf, clone, storageKey, type Obj, type ResourceType } from './types.js';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -32,6 +33,8 @@ export interface WriteOptions {
   keepStatus?: boolean;
   /** Takes deletionTimestamp from the new object (the delete endpoint; clients cannot set it). */
   markDeletion?: boolean;
+  /** The request's `fieldValidation` (Strict refuses unknown fields of custom objects). */
+  fieldValidation?: string;
 }
 
 const objectKey = (namespace: string | undefined, name: string) => `${namespace ?? ''}/${name}`;
@@ -157,7 +160,9 @@ export class Store {
   }
 
   private check(t: ResourceType, object: Obj, old: Obj | undefined, options: WriteOptions): void {
-    if (!options.validate || options.statusOnly) return;
+    if (!options.validate) return;
+    if (t.custom) checkCustomObject(t, object, options.fieldValidation);
+    if (options.statusOnly) return;
     for (const validator of this.validators.get(t.kind) ?? []) {
       const problem = validator(object, old);
       if (problem) throw invalid(t.kind, object.metadata.name ?? '', problem);
