@@ -6,10 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
+import { startPvcBinder, startStatefulSetController } from './controllers.js';
 import { Faults } from './faults.js';
 import { deleteObject, startLifecycle, type PropagationPolicy } from './lifecycle.js';
 import { RequestLog, type RequestFilter, type LoggedRequest } from './requests.js';
 import { Resources } from './resources.js';
+import { readyStatus, unschedulableStatus, waitingStatus } from './pod-status.js';
 import { labelSelector } from './selectors.js';
 import { listen } from './server.js';
 import { Store, type StoreEvent, type Validator } from './store.js';
@@ -220,6 +222,30 @@ export class KubeDouble {
   /** How many write requests (create, update, patch, delete; status writes too) matched. */
   writes(filter: Omit<RequestFilter, 'verb' | 'method'> = {}): number {
     return this.log.writes(filter).length;
+  }
+
+  /**
+   * Stand-in controllers, off by default; each start returns its stop. See controllers.ts for
+   * what they do (and do not).
+   */
+  readonly controllers = {
+    statefulSets: (): (() => void) => startStatefulSetController(this.store),
+    pvcBinder: (): (() => void) => startPvcBinder(this.store),
+  };
+
+  /** Plays the kubelet: the pod runs and is Ready. */
+  markPodReady(pod: { namespace: string; name: string }): Obj {
+    return this.update({ kind: 'Pod', ...pod }, (o) => (o.status = readyStatus(o)));
+  }
+
+  /** Plays the scheduler: PodScheduled False, reason Unschedulable. */
+  markPodUnschedulable(pod: { namespace: string; name: string }, message?: string): Obj {
+    return this.update({ kind: 'Pod', ...pod }, (o) => (o.status = unschedulableStatus(message)));
+  }
+
+  /** Plays the kubelet: every container waiting with `reason` (ImagePullBackOff, CrashLoopBackOff...). */
+  markPodWaiting(pod: { namespace: string; name: string }, reason: string, message?: string): Obj {
+    return this.update({ kind: 'Pod', ...pod }, (o) => (o.status = waitingStatus(o, reason, message)));
   }
 
   /** Ends every open watch: `end` lets clients re-watch, `destroy` resets the connection. */
