@@ -44,6 +44,12 @@ describe('the real kubectl against the double (with validation on: it asks the d
     expect(JSON.parse(await kubectl(['get', 'widget', 'w1', '-o', 'json']))).toMatchObject({
       spec: { size: 3 },
     });
+    // kubectl asked for aggregated discovery, got the plain form and fell back to it.
+    const discovery = double.requests({ verb: 'discovery' });
+    expect(discovery.some((r) => r.path === '/apis' && r.accept?.includes('as=APIGroupDiscoveryList'))).toBe(
+      true,
+    );
+    expect(discovery.some((r) => r.path === '/apis/example.com/v1')).toBe(true);
   });
 
   it('refuses an unknown field under --validate=strict and a wrong type, as the server does', async () => {
