@@ -82,7 +82,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.pure.ts', 'broker/bus/routing.ts', 'broker/hands/fair-share.ts'],
+    files: [
+      '**/*.pure.ts',
+      'broker/bus/routing.ts',
+      'broker/hands/fair-share.ts',
+      // The operator's pure middle (issue 11): desired state, plan, status, token and grant decisions.
+      'operator/{desired,diff,documents,grants,meta,plan,pod-conditions,pod-spec,quantity,status,tokens}.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',

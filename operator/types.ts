@@ -59,10 +59,15 @@ export interface Observed {
   statefulSet?: KubeObject;
   /** The StatefulSet's pod (`NAME-0`), for PodReady's reason (B.106). */
   pod?: KubeObject;
-  /** ConfigMaps named by identity/script refs; a missing one maps to undefined (B.107). */
+  /**
+   * ConfigMaps named by identity/script refs, keyed by ConfigMap name (they live in the Aspect's
+   * namespace); a missing one maps to undefined or is left out (B.107).
+   */
   referencedConfigMaps: Map<string, KubeObject | undefined>;
   /** The broker's view; undefined when the broker could not be asked. */
   broker?: BrokerView;
+  /** Why the broker could not be asked (no token value), shown in status when `broker` is undefined. */
+  brokerError?: string;
 }
 
 export interface BrokerView {
@@ -87,7 +92,11 @@ export interface BrokerToken {
   revoked_at?: string | null;
 }
 
-/** The only way the pure middle changes the cluster. */
+/**
+ * The only way the pure middle changes the cluster. A failed call rejects with an error whose
+ * `status` (or `code`) is the HTTP status and whose `body.message` is the API server's message
+ * (operator/kube-errors.ts reads them): the reconcile tells 409, 404 and 422 apart by them.
+ */
 export interface KubeWriter {
   create(object: KubeObject): Promise<KubeObject>;
   /** `application/merge-patch+json` with only what changed (B.31, B.63). */

@@ -53,3 +53,28 @@ export {
 export { parseMetrics, scrapeMetrics, type Scrape } from './metrics.js';
 export { missingDeliveries, inIdOrder } from './delivery.js';
 export { useClaudeAspect, type ClaudeAspectEnv, type ClaudeAspectOptions } from './claude-aspect.js';
+export {
+  startKubeDouble,
+  KubeDouble,
+  kubeconfigFor,
+  kubeConfigFor,
+  type KubeDoubleOptions,
+  type KubeconfigOptions,
+  type Ref,
+  type ListQuery,
+  type Fault,
+  type FaultRule,
+  type LoggedRequest,
+  type RequestFilter,
+  type StoreEvent,
+  type Obj,
+  type ResourceType,
+} from './kube-double/index.js';
+export {
+  kubeTools,
+  runKubectl,
+  runHelm,
+  type KubeTools,
+  type ToolRun,
+  type KubectlOptions,
+} from './kube-tools.js';

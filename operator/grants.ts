@@ -1,0 +1,34 @@
+/**
+ * Credential grants kept in sync with an Aspect (B.28, B.66, B.95): the grants this operator's
+ * token made to the aspect become exactly `spec.credentials` plus the provider's credential.
+ * Grants anyone else made are never touched (the broker enforces it through `granted_by`).
+ */
+import type { ProviderConfig } from '../protocol/aspect-config.js';
+import type { ParsedAspect } from '../protocol/aspect-resource.js';
+
+/**
+ * The credential a provider block needs: explicit, `anthropic` for claude-api, else none (B.53).
+ * The same rule as the runtime's `credentialNameFor`, which the operator may not import.
+ */
+export function providerCredential(provider: ProviderConfig): string | null {
+  if (provider.credential !== undefined) return provider.credential;
+  return provider.kind === 'claude-api' ? 'anthropic' : null;
+}
+
+/** The credential names the aspect should hold from this operator, sorted. */
+export function desiredGrants(parsed: ParsedAspect): string[] {
+  const names = new Set(parsed.kube.credentials);
+  const provider = providerCredential(parsed.config.provider);
+  if (provider) names.add(provider);
+  return [...names].sort();
+}
+
+/** What to grant and what to revoke so the operator's grants become `desired`. */
+export function planGrants(desired: string[], current: string[]): { grant: string[]; revoke: string[] } {
+  const have = new Set(current);
+  const want = new Set(desired);
+  return {
+    grant: desired.filter((c) => !have.has(c)),
+    revoke: [...have].filter((c) => !want.has(c)).sort(),
+  };
+}
