@@ -16,6 +16,7 @@ import { registerAlarmCommands } from './alarm-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerKnowledgeCommands } from './knowledge-commands.js';
 import { registerDevCommand } from './dev-command.js';
+import { registerOperatorCommand } from './operator-command.js';
 import { EXIT_BAD_INPUT, NexusCommand, UsageError, addEnvironmentHelp, commandPath } from './usage.js';
 
 /** The package's version: package.json sits two folders above `dist/cli/main.js`. */
@@ -43,6 +44,7 @@ registerAlarmCommands(program);
 registerAuditCommands(program);
 registerKnowledgeCommands(program);
 registerDevCommand(program);
+registerOperatorCommand(program);
 addEnvironmentHelp(program);
 
 /** The command whose action is running, to name it when the action fails. */

@@ -132,6 +132,20 @@ Environment:
   health: `
 Environment:
   PORT  the port probed when --port is not given (default 7888)`,
+  operator: `
+Environment:
+  RUNTIME_IMAGE        the runtime image of Aspect pods (required)
+  NEXUS_URL            the broker URL given to Aspect pods (required); the operator calls it too
+  OPERATOR_BROKER_URL  the broker as the operator reaches it, when NEXUS_URL is only right for pods
+  NEXUS_TOKEN_FILE     a file holding the operator's admin token (re-read when it changes), or
+  NEXUS_TOKEN          the token itself
+  KUBECONFIG           the cluster (default ~/.kube/config, else the pod's service account)
+  WATCH_NAMESPACES     comma-separated namespaces to watch (default: all)
+  FRAME_NAMESPACES     namespaces where role: frame is allowed (default POD_NAMESPACE)
+  POD_NAME, POD_NAMESPACE  who this replica is and where its Lease lives
+  LEASE_DURATION_S (15), OPERATOR_QPS (20), OPERATOR_BURST (30), RESYNC_S (300)
+  ASPECT_POD_DEFAULTS  JSON merged under every Aspect's spec.pod
+  METRICS_PORT (9466; 0 = off), HEALTH_PORT (probes when metrics are off)`,
 };
 
 /** Adds the environment block to the help of every command, by what the command talks to. */

@@ -73,7 +73,9 @@ export async function observe(key: string, deps: ObserveDeps): Promise<Observati
     observed.broker = await brokerView(namespace, name, deps);
     return { observed };
   } catch (err) {
-    return { observed, brokerError: err instanceof Error ? err : new Error(String(err)) };
+    const brokerError = err instanceof Error ? err : new Error(String(err));
+    observed.brokerError = brokerError.message;
+    return { observed, brokerError };
   }
 }
 

@@ -16,6 +16,10 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
 } from '@kubernetes/client-node';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError } from '../../platform/index.js';
 import { KubeApiError, KubeClientStopped, KubeInvalid } from './errors.js';
 import type { TokenBucket } from './rate-limiter.js';
 
@@ -48,12 +52,25 @@ export interface KubeClientOptions {
   timeoutMs?: number;
 }
 
-/** `KUBECONFIG` (or `~/.kube/config`) when present, else the in-cluster service account. */
-export function loadKubeConfig(): KubeConfig {
+/**
+ * `KUBECONFIG` (or `~/.kube/config`) when present, else the in-cluster service account. Without
+ * either, client-node would quietly aim at http://localhost:8080; this says so instead.
+ */
+export function loadKubeConfig(env: Record<string, string | undefined> = process.env): KubeConfig {
+  const home = env.HOME ?? os.homedir();
+  const defaultFile = path.join(home, '.kube', 'config');
+  if (!env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST && !existsSync(defaultFile))
+    throw new ConfigError(
+      `no Kubernetes cluster: set KUBECONFIG, create ${defaultFile}, or run in a pod with a service account`,
+    );
   const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
+  try {
+    kubeConfig.loadFromDefault();
+  } catch (err) {
+    throw new ConfigError(`the Kubernetes configuration could not be loaded: ${(err as Error).message}`);
+  }
   if (!kubeConfig.getCurrentCluster())
-    throw new Error('no Kubernetes cluster: set KUBECONFIG or run in a pod with a service account');
+    throw new ConfigError('the Kubernetes configuration names no current cluster (set its current-context)');
   return kubeConfig;
 }
 
