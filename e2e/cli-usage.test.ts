@@ -219,9 +219,12 @@ describe('the nexus command', () => {
     const server = new Set(['broker', 'migrate', 'health']);
     const missing = paths.flatMap((path, i) => {
       const help = helps[i] as NexusRun;
+      // The operator has no default broker: its NEXUS_URL is the in-cluster one it gives pods.
       const wanted = server.has(path[0] as string)
         ? [path[0] === 'health' ? 'PORT' : 'DATABASE_URL']
-        : ['NEXUS_URL', 'NEXUS_TOKEN', 'NEXUS_TOKEN_FILE', 'http://127.0.0.1:7888'];
+        : path[0] === 'operator'
+          ? ['NEXUS_URL', 'NEXUS_TOKEN', 'NEXUS_TOKEN_FILE', 'KUBECONFIG', 'RUNTIME_IMAGE']
+          : ['NEXUS_URL', 'NEXUS_TOKEN', 'NEXUS_TOKEN_FILE', 'http://127.0.0.1:7888'];
       const absent = wanted.filter((w) => !help.stdout.includes(w));
       return help.code === 0 && absent.length === 0
         ? []

@@ -54,18 +54,27 @@ describe('identity documents and script.json (B.66, B.107)', () => {
     });
   });
 
-  it('refuse what the runtime would refuse (B.96): a document over 64 KiB, a bad script', () => {
+  it('refuse what the runtime would refuse in a referenced ConfigMap (B.96): a document over 64 KiB, a bad script', () => {
+    // Inline values are refused earlier, by parseAspectSpec; a ConfigMap's content only here.
+    const ref = (key: string) => ({ configMapKeyRef: { name: 'docs', key } });
+    const docs = (data: Record<string, string>) => new Map([['docs', configMap('docs', data)]]);
     const big = 'é'.repeat(40_000); // 80,000 bytes in under 65,536 characters
-    expect(resolveDocuments(kubeOf({ identity: { primer: { value: big } } }), new Map())).toEqual({
+    expect(
+      resolveDocuments(kubeOf({ identity: { primer: ref('PRIMER.md') } }), docs({ 'PRIMER.md': big })),
+    ).toEqual({
       ok: false,
       reason: 'InvalidSpec',
       message: 'spec.identity.primer: must be at most 64 KiB of UTF-8',
     });
-    expect(resolveDocuments(kubeOf({ script: { value: 'not json' } }), new Map())).toMatchObject({
+    expect(
+      resolveDocuments(kubeOf({ script: ref('script.json') }), docs({ 'script.json': 'not json' })),
+    ).toMatchObject({
       reason: 'InvalidSpec',
       message: 'spec.script: must be JSON (a list of script steps, B.52)',
     });
-    expect(resolveDocuments(kubeOf({ script: { value: '[{"match":"("}]' } }), new Map())).toMatchObject({
+    expect(
+      resolveDocuments(kubeOf({ script: ref('script.json') }), docs({ 'script.json': '[{"match":"("}]' })),
+    ).toMatchObject({
       reason: 'InvalidSpec',
       message: 'spec.script: [0].match: must be a valid regular expression',
     });

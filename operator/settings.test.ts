@@ -61,7 +61,7 @@ describe('readOperatorSettings (B.72, B.94, B.102, B.31)', () => {
     [{ ASPECT_POD_DEFAULTS: '{"nodeSelectr":{}}' }, 'ASPECT_POD_DEFAULTS: Unrecognized key: "nodeSelectr"'],
     [
       { ASPECT_POD_DEFAULTS: '{"env":[{"name":"NEXUS_X"}]}' },
-      'ASPECT_POD_DEFAULTS.env: names must not start with NEXUS_',
+      'ASPECT_POD_DEFAULTS.env.0.name: must not start with NEXUS_',
     ],
   ])('refuses %j, naming the variable', (bad, message) => {
     expect(() => readOperatorSettings({ ...base, ...bad })).toThrow(message);
