@@ -16,11 +16,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { aspectManifest } from '../testing/aspect-crd.js';
-import { scrapeMetrics, waitUntil, type NexusProcess, type Obj } from '../testing/index.js';
+import { waitUntil, type NexusProcess, type Obj } from '../testing/index.js';
 import { createKubelet, type Kubelet } from '../testing/kubelet.js';
 import {
   conditionOf,
   grantsOf,
+  reconcileCount,
   recordPodSpecs,
   rosterStatus,
   startOperatorProcess,
@@ -91,13 +92,7 @@ describe('an Aspect through nexus operator (a process), a real broker and the AP
     await pod?.stop();
     pod = null;
   };
-  const reconciles = async () => {
-    const m = await scrapeMetrics(operator.metricsUrl);
-    return ['ok', 'requeue', 'error'].reduce(
-      (sum, result) => sum + (m.sample('nexus_operator_reconcile_total', { result }) ?? 0),
-      0,
-    );
-  };
+  const reconciles = () => reconcileCount(operator);
 
   beforeAll(async () => {
     world = await startOperatorWorld('operator_lifecycle');

@@ -14,6 +14,7 @@ import { adminClient } from './aspects.js';
 import { installAspectCrd } from './aspect-crd.js';
 import { newAdminTokenValue, startBrokerProcess, type BrokerProcess } from './broker-process.js';
 import { kubeconfigFor, startKubeDouble, type KubeDouble, type Obj } from './kube-double/index.js';
+import { scrapeMetrics } from './metrics.js';
 import { restrictedViolations } from './pod-security.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 
@@ -94,6 +95,15 @@ export async function startOperatorProcess(
   );
   await process.waitForLog('informers synced', 30_000);
   return { process, metricsUrl };
+}
+
+/** Reconciles the operator has finished, whatever their result (its own metrics). */
+export async function reconcileCount(operator: OperatorProcess): Promise<number> {
+  const metrics = await scrapeMetrics(operator.metricsUrl);
+  return ['ok', 'requeue', 'error'].reduce(
+    (sum, result) => sum + (metrics.sample('nexus_operator_reconcile_total', { result }) ?? 0),
+    0,
+  );
 }
 
 export interface Condition {
