@@ -19,6 +19,7 @@ import {
   conditionOf,
   eventsAbout,
   reconcileCount,
+  rosterReports,
   recordPodSpecs,
   startOperatorProcess,
   startOperatorWorld,
@@ -187,12 +188,15 @@ describe('nexus operator (a process) with specs the CRD did not stop, and pods t
       },
     );
     const before = double.writes({ namespace: NS });
-    const reconciled = await reconcileCount(operator);
-    // RESYNC_S=2 queues every Aspect again; Pending ones also requeue themselves every 2 s.
-    await waitUntil(async () => (await reconcileCount(operator)) >= reconciled + 8, {
-      ...WAIT,
-      what: 'every Aspect reconciled again, twice',
-    });
+    const [reconciled, reports] = [await reconcileCount(operator), await rosterReports(world.admin)];
+    // RESYNC_S=2 queues every Aspect again (Pending ones also requeue themselves every 2 s): two
+    // more resync reports and as many reconciles as Aspects mean each was looked at again.
+    await waitUntil(
+      async () =>
+        (await rosterReports(world.admin)) >= reports + 2 &&
+        (await reconcileCount(operator)) >= reconciled + 6,
+      { ...WAIT, what: 'a resync and a reconcile of every Aspect' },
+    );
     expect(double.writes({ namespace: NS })).toBe(before);
   });
 

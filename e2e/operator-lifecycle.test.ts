@@ -22,6 +22,7 @@ import {
   conditionOf,
   grantsOf,
   reconcileCount,
+  rosterReports,
   recordPodSpecs,
   rosterStatus,
   startOperatorProcess,
@@ -80,12 +81,12 @@ describe('an Aspect through nexus operator (a process), a real broker and the AP
   });
 
   /** Plays the kubelet: starts wren-0's container from the StatefulSet as it is now. */
-  const startPod = async () => {
+  const startPod = async (nodeEnv: Record<string, string> = {}) => {
     const lookup = (kind: string) => (name: string) => world.double.find(ref(kind, name));
     pod = await kubelet.startPod(
       world.double.get(ref('StatefulSet', 'wren')),
       { configMap: lookup('ConfigMap'), secret: lookup('Secret') },
-      { METRICS_PORT: '0' }, // pods share this host: no fixed metrics port
+      { METRICS_PORT: '0', ...nodeEnv }, // pods share this host: no fixed metrics port
     );
   };
   const stopPod = async () => {
@@ -190,12 +191,13 @@ describe('an Aspect through nexus operator (a process), a real broker and the AP
       namespace: double.writes({ namespace: NS }),
     });
     const before = writes();
-    const reconciled = await reconciles();
-    // RESYNC_S=2 queues wren again every 2 s (a Ready Aspect's own requeue is a minute away).
-    await waitUntil(async () => (await reconciles()) >= reconciled + 2, {
-      ...WAIT,
-      what: 'two more reconciles of the converged Aspect',
-    });
+    const [reconciled, reports] = [await reconciles(), await rosterReports(world.admin)];
+    // RESYNC_S=2 queues wren again every 2 s (a Ready Aspect's own requeue is a minute away); two
+    // more resync reports, and reconciles since, mean a whole resync passed.
+    await waitUntil(
+      async () => (await rosterReports(world.admin)) >= reports + 2 && (await reconciles()) >= reconciled + 1,
+      { ...WAIT, what: 'a resync and its reconcile of the converged Aspect' },
+    );
     expect(writes()).toEqual(before);
     expect(conditionOf(aspect(), 'Ready')?.status).toBe('True');
   });
@@ -278,6 +280,45 @@ describe('an Aspect through nexus operator (a process), a real broker and the AP
         kind,
         found: false,
       });
+  });
+
+  it('adopts the kept home when the Aspect is applied again; deleting it while its pod runs revokes that pod', async () => {
+    const { double, admin } = world;
+    double.put(
+      aspectManifest(NS, 'wren', {
+        identity: { agent: { configMapKeyRef: { name: 'wren-identity', key: 'AGENT.md' } } },
+      }),
+    );
+    const uid = await double.waitFor(() => aspect()?.metadata.uid, { ...WAIT, what: 'the new Aspect wren' });
+    await double.waitFor(
+      () =>
+        double
+          .find(ref('PersistentVolumeClaim', 'wren-home'))
+          ?.metadata.ownerReferences?.some((o) => o.uid === uid && o.controller === true),
+      { ...WAIT, what: 'the kept home owned by the new Aspect' },
+    );
+    await double.waitFor(() => double.find(ref('Pod', 'wren-0')), { ...WAIT, what: 'pod wren-0' });
+    // B.80: a refused token is re-read for NEXUS_TOKEN_RETRY_S (120 s) before the runtime gives up;
+    // 1 s here, so the test sees it give up.
+    await startPod({ NEXUS_TOKEN_RETRY_S: '1' });
+    await double.waitFor(() => conditionOf(aspect(), 'Registered')?.status === 'True', {
+      ...WAIT,
+      what: 'wren registered again',
+    });
+
+    const live = (await tokensFor(admin, 'wren')).filter((t) => !t.revoked_at);
+    expect(live.length).toBe(1);
+    double.delete(ref('Aspect', 'wren'));
+    await double.waitFor(() => !aspect(), { ...WAIT, what: 'the Aspect wren gone again' });
+    expect((await tokensFor(admin, 'wren')).filter((t) => !t.revoked_at)).toEqual([]);
+    expect(await rosterStatus(admin, 'wren')).toBe('down');
+    expect(double.find(ref('PersistentVolumeClaim', 'wren-home'))?.metadata.ownerReferences ?? []).toEqual(
+      [],
+    );
+    // The running agent learns its token is revoked and exits 2 (B.80); its pod went with the StatefulSet.
+    expect(await pod?.exited()).toBe(2);
+    expect(pod?.logs()).toContain('revoked');
+    pod = null;
   });
 
   it('deletes the home of an Aspect with home.retainOnDelete false', async () => {

@@ -106,6 +106,15 @@ export async function reconcileCount(operator: OperatorProcess): Promise<number>
   );
 }
 
+/**
+ * How many expected-roster reports the broker has audited: the operator forces one at every
+ * resync (RESYNC_S), right after it queues every Aspect, so two more mean a resync came and went.
+ */
+export async function rosterReports(admin: BrokerClient): Promise<number> {
+  const { entries } = await admin.get<{ entries: unknown[] }>('/v1/audit?action=roster.expect&limit=1000');
+  return entries.length;
+}
+
 export interface Condition {
   type: string;
   status: string;
