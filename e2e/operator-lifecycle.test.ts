@@ -179,6 +179,10 @@ describe('an Aspect through nexus operator (a process), a real broker and the AP
       { ...WAIT, what: 'Ready=True and phase Running' },
     );
     expect(statusOf(ready).observedGeneration).toBe(ready.metadata.generation);
+    expect(conditionOf(ready, 'HomeReady')).toMatchObject({ status: 'True', reason: 'ClaimBound' });
+    expect(conditionOf(ready, 'TokenReady')).toMatchObject({ status: 'True', reason: 'TokenWritten' });
+    expect(conditionOf(ready, 'PodReady')).toMatchObject({ status: 'True', reason: 'PodRunning' });
+    expect(statusOf(ready).registered).toBe(true);
     for (const c of statusOf(ready).conditions ?? [])
       expect(c.observedGeneration).toBe(ready.metadata.generation);
     expect(await rosterStatus(admin, 'wren')).toBe('live');
