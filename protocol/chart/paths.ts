@@ -1,0 +1,5 @@
+/** Where the generated files of the chart live, relative to the repository root. */
+export const CHART_DIR = 'charts/nexus';
+/** The CRD as the chart's template reads it (`.Files.Get`): the same text as crds/ (B.103). */
+export const CHART_CRD_FILE = `${CHART_DIR}/files/crds/aspects.nexus.dev.yaml`;
+export const CHART_VALUES_SCHEMA_FILE = `${CHART_DIR}/values.schema.json`;
