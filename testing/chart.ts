@@ -100,6 +100,22 @@ function modelModule(apiVersion: string, kind: string): string | null {
 type ModelClass = new (data: unknown) => { validate(): void };
 
 /**
+ * Model modules, imported one at a time: Jest's ESM loader fails ("request for './model.mjs' is
+ * not in cache") when two imports link the same shared module at once.
+ */
+const models = new Map<string, Promise<ModelClass | undefined>>();
+let importChain: Promise<unknown> = Promise.resolve();
+function loadModel(module: string, kind: string): Promise<ModelClass | undefined> {
+  let loaded = models.get(module);
+  if (!loaded) {
+    loaded = importChain.then(async () => ((await import(module)) as Record<string, ModelClass>)[kind]);
+    importChain = loaded.catch(() => undefined);
+    models.set(module, loaded);
+  }
+  return loaded;
+}
+
+/**
  * Problems of one object against its schema: the model's `validate()` (types, required fields,
  * enums, formats; these models do not refuse unknown fields), or the operator's parse for an Aspect.
  */
@@ -113,9 +129,9 @@ export async function schemaProblems(object: KubeManifest): Promise<string | nul
   if (!module) return `${at}: no schema for ${object.apiVersion}`;
   let Model: ModelClass | undefined;
   try {
-    Model = ((await import(module)) as Record<string, ModelClass>)[object.kind];
-  } catch {
-    return `${at}: no model ${module}`;
+    Model = await loadModel(module, object.kind);
+  } catch (err) {
+    return `${at}: no model ${module}: ${(err as Error).message}`;
   }
   if (!Model) return `${at}: no model ${module}`;
   try {
