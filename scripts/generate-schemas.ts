@@ -20,4 +20,5 @@ for (const [file, text] of Object.entries(generatedSchemas())) write(path.join('
 write(path.join('crds', `${ASPECT_CRD_NAME}.yaml`), aspectCrdYaml());
 write(CHART_CRD_FILE, aspectCrdYaml());
 write(CHART_VALUES_SCHEMA_FILE, chartValuesJsonSchema());
-for (const key of Object.keys(DASHBOARDS)) write(path.join(CHART_DASHBOARDS_DIR, `${key}.json`), dashboardJson(key));
+for (const key of Object.keys(DASHBOARDS))
+  write(path.join(CHART_DASHBOARDS_DIR, `${key}.json`), dashboardJson(key));

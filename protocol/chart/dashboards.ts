@@ -19,8 +19,14 @@ export const DASHBOARDS: Record<string, { title: string; panels: Panel[] }> = {
   bus: {
     title: 'Nexus / Bus',
     panels: [
-      { title: 'Aspects by status', queries: [{ expr: 'sum by (status) (nexus_aspects)', legend: '{{status}}' }] },
-      { title: 'WebSocket connections', queries: [{ expr: 'sum by (pod) (nexus_ws_connections)', legend: '{{pod}}' }] },
+      {
+        title: 'Aspects by status',
+        queries: [{ expr: 'sum by (status) (nexus_aspects)', legend: '{{status}}' }],
+      },
+      {
+        title: 'WebSocket connections',
+        queries: [{ expr: 'sum by (pod) (nexus_ws_connections)', legend: '{{pod}}' }],
+      },
       {
         title: 'Messages persisted per second',
         queries: [{ expr: 'sum by (kind) (rate(nexus_messages_total[5m]))', legend: '{{kind}}' }],
@@ -43,7 +49,10 @@ export const DASHBOARDS: Record<string, { title: string; panels: Panel[] }> = {
         unit: 's',
         queries: [{ expr: p95('nexus_http_request_seconds', 'route'), legend: '{{route}}' }],
       },
-      { title: 'Duties held', queries: [{ expr: 'sum by (duty, pod) (nexus_duty_held)', legend: '{{duty}} {{pod}}' }] },
+      {
+        title: 'Duties held',
+        queries: [{ expr: 'sum by (duty, pod) (nexus_duty_held)', legend: '{{duty}} {{pod}}' }],
+      },
     ],
   },
   hands: {
@@ -56,7 +65,11 @@ export const DASHBOARDS: Record<string, { title: string; panels: Panel[] }> = {
           { expr: 'max(nexus_hand_running)', legend: 'running' },
         ],
       },
-      { title: 'Wait before a claim (p95)', unit: 's', queries: [{ expr: p95('nexus_hand_wait_seconds'), legend: 'p95' }] },
+      {
+        title: 'Wait before a claim (p95)',
+        unit: 's',
+        queries: [{ expr: p95('nexus_hand_wait_seconds'), legend: 'p95' }],
+      },
       {
         title: 'Run time (p95)',
         unit: 's',
@@ -83,7 +96,9 @@ export const DASHBOARDS: Record<string, { title: string; panels: Panel[] }> = {
       {
         title: 'Cost per hour (USD)',
         unit: 'currencyUSD',
-        queries: [{ expr: 'sum by (aspect) (increase(nexus_provider_cost_usd_total[1h]))', legend: '{{aspect}}' }],
+        queries: [
+          { expr: 'sum by (aspect) (increase(nexus_provider_cost_usd_total[1h]))', legend: '{{aspect}}' },
+        ],
       },
       {
         title: 'Provider requests per second',
@@ -116,10 +131,17 @@ export const DASHBOARDS: Record<string, { title: string; panels: Panel[] }> = {
       {
         title: 'Turns per minute',
         queries: [
-          { expr: 'sum by (aspect, reason) (rate(nexus_turns_total[5m])) * 60', legend: '{{aspect}} {{reason}}' },
+          {
+            expr: 'sum by (aspect, reason) (rate(nexus_turns_total[5m])) * 60',
+            legend: '{{aspect}} {{reason}}',
+          },
         ],
       },
-      { title: 'Turn time (p95)', unit: 's', queries: [{ expr: p95('nexus_turn_seconds', 'aspect'), legend: '{{aspect}}' }] },
+      {
+        title: 'Turn time (p95)',
+        unit: 's',
+        queries: [{ expr: p95('nexus_turn_seconds', 'aspect'), legend: '{{aspect}}' }],
+      },
     ],
   },
   operator: {
@@ -127,17 +149,26 @@ export const DASHBOARDS: Record<string, { title: string; panels: Panel[] }> = {
     panels: [
       {
         title: 'Reconciles per second',
-        queries: [{ expr: 'sum by (result) (rate(nexus_operator_reconcile_total[5m]))', legend: '{{result}}' }],
+        queries: [
+          { expr: 'sum by (result) (rate(nexus_operator_reconcile_total[5m]))', legend: '{{result}}' },
+        ],
       },
       {
         title: 'Reconcile errors per second',
         queries: [{ expr: 'sum(rate(nexus_operator_reconcile_errors_total[5m]))', legend: 'errors' }],
       },
-      { title: 'Reconcile time (p95)', unit: 's', queries: [{ expr: p95('nexus_operator_reconcile_seconds'), legend: 'p95' }] },
+      {
+        title: 'Reconcile time (p95)',
+        unit: 's',
+        queries: [{ expr: p95('nexus_operator_reconcile_seconds'), legend: 'p95' }],
+      },
       {
         title: 'API server requests per second',
         queries: [
-          { expr: 'sum by (verb, code) (rate(nexus_operator_kube_requests_total[5m]))', legend: '{{verb}} {{code}}' },
+          {
+            expr: 'sum by (verb, code) (rate(nexus_operator_kube_requests_total[5m]))',
+            legend: '{{verb}} {{code}}',
+          },
         ],
       },
       {
@@ -145,7 +176,10 @@ export const DASHBOARDS: Record<string, { title: string; panels: Panel[] }> = {
         queries: [
           { expr: 'max by (pod) (nexus_operator_leader)', legend: 'leader {{pod}}' },
           { expr: 'max(nexus_operator_queue_depth)', legend: 'queue' },
-          { expr: 'sum(increase(nexus_operator_informer_restarts_total[1h]))', legend: 'informer restarts / h' },
+          {
+            expr: 'sum(increase(nexus_operator_informer_restarts_total[1h]))',
+            legend: 'informer restarts / h',
+          },
           { expr: 'sum(increase(nexus_operator_broker_errors_total[1h]))', legend: 'broker errors / h' },
         ],
       },
