@@ -231,6 +231,7 @@ export function serveResource(
             ),
             resourceVersion: r.query.get('resourceVersion') ?? undefined,
             allowBookmarks: r.query.get('allowWatchBookmarks') === 'true',
+            sendInitialEvents: r.query.get('sendInitialEvents') === 'true',
             timeoutMs: r.query.has('timeoutSeconds')
               ? Math.min(Number(r.query.get('timeoutSeconds')) * 1000, ctx.watchTimeoutMs)
               : ctx.watchTimeoutMs,

@@ -175,4 +175,20 @@ describe('the raw watch protocol', () => {
     );
     expect(event).toMatchObject({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } });
   });
+
+  it('a streaming list (sendInitialEvents=true, client-go WatchList, as helm v4 waits) ends its ADDED events with the initial-events-end BOOKMARK', async () => {
+    double = await startKubeDouble();
+    double.put(cm('a', '1'));
+    double.put(cm('b', '1'));
+    const events = await readLines(
+      `${double.url}/api/v1/namespaces/ns/configmaps?watch=true&sendInitialEvents=true` +
+        '&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true',
+      3,
+      double.token!,
+    );
+    expect(events.map((e) => e.type)).toEqual(['ADDED', 'ADDED', 'BOOKMARK']);
+    expect(events[2]!.object).toMatchObject({
+      metadata: { resourceVersion: '2', annotations: { 'k8s.io/initial-events-end': 'true' } },
+    });
+  });
 });

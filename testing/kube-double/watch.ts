@@ -9,6 +9,10 @@
  *   as DELETED and one that starts matching as ADDED, as the real server does.
  * - BOOKMARKs only when `allowWatchBookmarks=true` (B.72): every `bookmarkIntervalMs` and just
  *   before the server closes the watch at its timeout.
+ * - A streaming list (`sendInitialEvents=true`, client-go's WatchList, as helm v4's status
+ *   watcher asks) gets the current objects as ADDED, then the BOOKMARK annotated
+ *   `k8s.io/initial-events-end` that tells the client its list is whole; without that bookmark
+ *   the client's informer never syncs.
  */
 import type http from 'node:http';
 import { expired } from './errors.js';
@@ -22,6 +26,8 @@ export interface WatchRequest {
   selector: Selector;
   resourceVersion?: string;
   allowBookmarks: boolean;
+  /** `sendInitialEvents=true`: end the initial ADDED events with the initial-events-end BOOKMARK. */
+  sendInitialEvents?: boolean;
   timeoutMs: number;
   bookmarkIntervalMs: number;
 }
@@ -71,6 +77,8 @@ export class Watches {
         .sort((a, b) => Number(a.metadata.resourceVersion) - Number(b.metadata.resourceVersion));
       for (const object of current) write(res, 'ADDED', object);
     }
+    if (request.sendInitialEvents)
+      this.sendBookmark({ request, res }, { 'k8s.io/initial-events-end': 'true' });
     const timers: NodeJS.Timeout[] = [];
     const unsubscribe = this.store.subscribe((event) => this.deliver(request, res, event));
     const watch: OpenWatch = {
@@ -99,12 +107,15 @@ export class Watches {
     for (const t of timers) t.unref();
   }
 
-  private sendBookmark(w: OpenWatch): void {
+  private sendBookmark(w: Pick<OpenWatch, 'request' | 'res'>, annotations?: Record<string, string>): void {
     const { resource } = w.request;
     const object = {
       kind: resource.kind,
       apiVersion: apiVersionOf(resource),
-      metadata: { resourceVersion: String(this.store.resourceVersion) },
+      metadata: {
+        resourceVersion: String(this.store.resourceVersion),
+        ...(annotations ? { annotations } : {}),
+      },
     };
     write(w.res, 'BOOKMARK', object as Obj);
   }
