@@ -50,11 +50,14 @@ export async function startBrokerProcess(options: {
   migrate?: boolean;
   /** Another `nexus` executable to run (a production layout's); default: this tree's build. */
   bin?: string;
+  /** Its working folder (default: the test's). */
+  cwd?: string;
 }): Promise<BrokerProcess> {
   const args = ['broker', '--port', String(options.port ?? 0)];
   if (options.migrate) args.push('--migrate');
   const [command, commandArgs] = nexusCommand(options.bin, args);
   const child = spawn(command, commandArgs, {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     env: {
       PATH: process.env.PATH ?? '',
       HOST: '127.0.0.1',
