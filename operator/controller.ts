@@ -55,6 +55,8 @@ export class Controller {
   /** `namespace/configmap` → keys of the Aspects that name it. */
   private readonly configMapUsers = new Map<string, Set<string>>();
   private readonly referencesOf = new Map<string, string[]>();
+  /** ReconcileDeps.secretTokens: which token this term wrote into each Aspect's Secret. */
+  private readonly secretTokens = new Map<string, string>();
   private state: 'syncing' | 'running' | 'stopped' = 'syncing';
   private resyncTimer: NodeJS.Timeout | null = null;
 
@@ -166,6 +168,7 @@ export class Controller {
     });
     if (!observation) {
       this.queue.forget(key); // deleted and released: nothing left to do
+      this.secretTokens.delete(key);
       return {};
     }
     if (observation.brokerError) {
@@ -178,6 +181,7 @@ export class Controller {
       settings: this.options.settings,
       operatorTokenName: this.options.operatorTokenName,
       now: () => new Date(),
+      secretTokens: this.secretTokens,
     });
     if (outcome.error) {
       metrics.reconciled('error', seconds());
