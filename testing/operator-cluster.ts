@@ -192,16 +192,21 @@ export function ownedCounts(double: KubeDouble, namespace: string, name: string)
   );
 }
 
+/** The token Secret NAME-token holds, as the runtime pod would read it; undefined when absent. */
+export function secretToken(cluster: OperatorCluster, namespace: string, name: string): string | undefined {
+  const secret = cluster.double.find({ kind: 'Secret', namespace, name: `${name}-token` });
+  const encoded = (secret?.data as { token?: string } | undefined)?.token;
+  return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
+}
+
 /** Whether the token in Secret NAME-token is one the broker accepts (live). */
 export async function secretTokenAccepted(
   cluster: OperatorCluster,
   namespace: string,
   name: string,
 ): Promise<boolean> {
-  const secret = cluster.double.find({ kind: 'Secret', namespace, name: `${name}-token` });
-  const encoded = (secret?.data as { token?: string } | undefined)?.token;
-  if (!encoded) return false;
-  const token = Buffer.from(encoded, 'base64').toString('utf8');
+  const token = secretToken(cluster, namespace, name);
+  if (!token) return false;
   const response = await fetch(`${cluster.broker.url}/v1/aspects`, {
     headers: { authorization: `Bearer ${token}` },
   });
