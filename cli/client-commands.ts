@@ -12,6 +12,7 @@ import {
 } from '../protocol/index.js';
 import { print, table } from './output.js';
 import { registerTailCommand } from './tail-command.js';
+import { TOKEN_ID_LABEL, openTokenSecretWriter, parseSecretKey, parseSecretRef } from './token-secret.js';
 import { UsageError, checkedInput, schemaArgument } from './usage.js';
 
 /** `--to a,b`: names split on commas, each an aspect name or op:NAME. */
@@ -97,25 +98,59 @@ export function registerClientCommands(program: Command): void {
   const token = program.command('token').description('mint, list and revoke tokens (admin)');
   token
     .command('mint')
-    .description('mint a token; the value is printed once')
+    .description('mint a token; the value is printed once, or written into a Secret and never printed')
     .argument('<kind>', 'aspect | worker | admin', schemaArgument(TokenKind))
     .option('--aspect <name>', 'the aspect an aspect token acts as', schemaArgument(AspectName))
     .option('--name <name>', 'a name (required for admin tokens)')
     .option('--admin', 'give an aspect token the admin scope (the frame)')
+    .option(
+      '--into-secret <namespace/name>',
+      'write the token into this Kubernetes Secret (created, or patched if it exists; never read) instead of printing it',
+      parseSecretRef,
+    )
+    .option('--secret-key <key>', 'the Secret data key for --into-secret', parseSecretKey, 'token')
     .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `
+With --into-secret the cluster is KUBECONFIG (default ~/.kube/config), else the pod's service
+account, which needs create and patch on Secrets in that namespace. The Secret is labelled
+${TOKEN_ID_LABEL} with the token's id.`,
+    )
     .action(
-      async (kind: string, options: { aspect?: string; name?: string; admin?: boolean; json?: boolean }) => {
+      async (
+        kind: string,
+        options: {
+          aspect?: string;
+          name?: string;
+          admin?: boolean;
+          intoSecret?: { namespace: string; name: string };
+          secretKey: string;
+          json?: boolean;
+        },
+      ) => {
         const body = checkedInput(MintTokenRequest, {
           kind,
           ...(options.aspect ? { aspect: options.aspect } : {}),
           ...(options.name ? { name: options.name } : {}),
           ...(options.admin ? { admin: true } : {}),
         });
-        const reply = await new BrokerClient(connectionFromEnv()).post<{ id: string; token: string }>(
-          '/v1/admin/tokens',
-          body,
+        const target = options.intoSecret ? { ...options.intoSecret, key: options.secretKey } : null;
+        // The cluster's configuration is checked before a token exists that could be left behind.
+        const writeSecret = target ? await openTokenSecretWriter(target) : null;
+        const client = new BrokerClient(connectionFromEnv());
+        const reply = await client.post<{ id: string; token: string }>('/v1/admin/tokens', body);
+        if (!target || !writeSecret) {
+          print(reply, options.json, () => reply.token);
+          return;
+        }
+        await writeSecret(reply, client);
+        const secret = { namespace: target.namespace, name: target.name, key: target.key };
+        print(
+          { id: reply.id, secret },
+          options.json,
+          () => `minted token ${reply.id} into Secret ${target.namespace}/${target.name} (key ${target.key})`,
         );
-        print(reply, options.json, () => reply.token);
       },
     );
   token

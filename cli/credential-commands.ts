@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { BrokerClient } from '../client/index.js';
 import {
@@ -27,6 +28,21 @@ async function readValueFromStdin(): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
+/**
+ * The value of `cred set --value-file PATH`: the file, less one trailing newline. For a mounted
+ * Secret in a pod without a shell (the chart's post-install hook, B.69); the message names the
+ * path, never the content.
+ */
+async function readValueFromFile(file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new UsageError(
+      `--value-file ${file} could not be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+}
+
 function credentialPath(name: string): string {
   return `/v1/credentials/${encodeURIComponent(name)}`;
 }
@@ -39,32 +55,45 @@ export function registerCredentialCommands(program: Command): void {
 
   cred
     .command('set')
-    .description('store or replace a credential; the value is read from stdin, never from arguments')
+    .description(
+      'store or replace a credential; the value is read from stdin (or --value-file), never from arguments',
+    )
     .argument('<name>', 'credential name (DNS-1123 subdomain, e.g. anthropic)', nameArgument)
     .option('--kind <kind>', 'what the credential is, e.g. api_key (default: secret)')
     .option('--description <text>', 'a note shown by cred ls')
+    .option('--value-file <path>', 'read the value from this file (a mounted Secret) instead of stdin')
     .option('--json', 'print JSON')
-    .action(async (name: string, options: { kind?: string; description?: string; json?: boolean }) => {
-      const path = credentialPath(name);
-      const value = await readValueFromStdin();
-      if (value === '')
-        throw new UsageError(
-          `the value read from stdin is empty; pipe it in, e.g. printf %s "$VALUE" | nexus cred set ${name}`,
+    .action(
+      async (
+        name: string,
+        options: { kind?: string; description?: string; valueFile?: string; json?: boolean },
+      ) => {
+        const path = credentialPath(name);
+        const value =
+          options.valueFile === undefined
+            ? await readValueFromStdin()
+            : await readValueFromFile(options.valueFile);
+        if (value === '')
+          throw new UsageError(
+            options.valueFile === undefined
+              ? `the value read from stdin is empty; pipe it in, e.g. printf %s "$VALUE" | nexus cred set ${name}`
+              : `--value-file ${options.valueFile} is empty`,
+          );
+        const body = checkedInput(StoreCredentialRequest, {
+          value,
+          ...(options.kind === undefined ? {} : { kind: options.kind }),
+          ...(options.description === undefined ? {} : { description: options.description }),
+        });
+        const client = new BrokerClient(connectionFromEnv());
+        const reply = await client.call<CredentialInfo>('PUT', path, body);
+        const created = reply.status === 201;
+        process.stdout.write(
+          options.json
+            ? `${JSON.stringify({ ...reply.body, created }, null, 2)}\n`
+            : `stored ${reply.body.name} (${created ? 'created' : 'replaced'})\n`,
         );
-      const body = checkedInput(StoreCredentialRequest, {
-        value,
-        ...(options.kind === undefined ? {} : { kind: options.kind }),
-        ...(options.description === undefined ? {} : { description: options.description }),
-      });
-      const client = new BrokerClient(connectionFromEnv());
-      const reply = await client.call<CredentialInfo>('PUT', path, body);
-      const created = reply.status === 201;
-      process.stdout.write(
-        options.json
-          ? `${JSON.stringify({ ...reply.body, created }, null, 2)}\n`
-          : `stored ${reply.body.name} (${created ? 'created' : 'replaced'})\n`,
-      );
-    });
+      },
+    );
 
   cred
     .command('ls')

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ConfigError, createLogger, requireString } from '../platform/index.js';
+import { createLogger, requireString } from '../platform/index.js';
 import { parsePort } from './arguments.js';
 
 /**
@@ -52,12 +52,11 @@ export function registerServerCommands(program: Command): void {
 
   program
     .command('health')
-    .description('exit 0 if the local process on PORT answers /readyz (for image HEALTHCHECKs)')
-    .option('--port <port>', 'port to probe', parsePort)
+    .description("exit 0 if the local nexus process answers /readyz, else 1 (the images' HEALTHCHECK)")
+    .option('--port <port>', 'the port to probe (default: found as below)', parsePort)
     .action(async (options: { port?: number }) => {
-      const port = options.port ?? Number(process.env.PORT ?? 7888);
-      const response = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
-      if (!response?.ok) throw new ConfigError(`not ready on port ${port}`);
-      process.stdout.write('ready\n');
+      const { probeHealth } = await import('./health-probe.js');
+      const port = await probeHealth(options.port, process.env);
+      process.stdout.write(`ready on port ${port}\n`);
     });
 }

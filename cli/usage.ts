@@ -130,8 +130,12 @@ Clients reach it as NEXUS_URL, by default http://127.0.0.1:7888.`,
 Environment:
   DATABASE_URL  the Postgres database (required)`,
   health: `
+Without --port, the first of these ports that answers decides (in a container only the nexus
+process listens, so one HEALTHCHECK serves the broker, worker, operator and runtime):
 Environment:
-  PORT  the port probed when --port is not given (default 7888)`,
+  METRICS_PORT, HEALTH_PORT  the runtime's, worker's or operator's probe port
+  PORT                       the broker's port
+then the defaults 7888 (broker), 9464 (runtime), 9465 (worker), 9466 (operator).`,
   operator: `
 Environment:
   RUNTIME_IMAGE        the runtime image of Aspect pods (required)

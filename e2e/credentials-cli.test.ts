@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { BrokerClient } from '../client/index.js';
 import type { CredentialListReply } from '../protocol/index.js';
 import {
@@ -104,6 +107,18 @@ describe('nexus cred against a broker process', () => {
 
       const replaced = await nexus(['cred', 'set', 'anthropic', '--kind', 'api_key'], value);
       expect(replaced).toMatchObject({ code: 0, stdout: 'stored anthropic (replaced)\n' });
+
+      // A mounted Secret, as the chart's post-install hook gives it (B.69): no shell, no stdin.
+      const dir = await mkdtemp(path.join(tmpdir(), 'cred-file-'));
+      const file = path.join(dir, 'ANTHROPIC_API_KEY');
+      await writeFile(file, `${value}\n`);
+      const fromFile = await nexus(['cred', 'set', 'anthropic', '--kind', 'api_key', '--value-file', file]);
+      expect(fromFile).toMatchObject({ code: 0, stdout: 'stored anthropic (replaced)\n' });
+      expect(await wren.post('/v1/credentials/anthropic/fetch', {})).toMatchObject({ value });
+      const missing = await nexus(['cred', 'set', 'anthropic', '--value-file', path.join(dir, 'none')]);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain(`--value-file ${path.join(dir, 'none')} could not be read: ENOENT`);
+      await rm(dir, { recursive: true, force: true });
     },
     SPAWNING_TEST_MS,
   );

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { NEXUS_BIN } from './broker-process.js';
+import { nexusCommand } from './broker-process.js';
 
 export interface AgentProcess {
   child: ChildProcess;
@@ -78,7 +78,7 @@ export type NexusProcess = Omit<AgentProcess, 'home'>;
 /** Spawns any long-running `nexus ARGS` (for example `tail`) with NEXUS_URL and NEXUS_TOKEN. */
 export function startNexusProcess(
   args: string[],
-  options: { url: string; token: string; env?: Record<string, string> },
+  options: { url: string; token: string; env?: Record<string, string>; bin?: string; cwd?: string },
 ): NexusProcess {
   return spawnNexus(args, options);
 }
@@ -89,9 +89,11 @@ export function startNexusProcess(
  */
 function spawnNexus(
   args: string[],
-  options: { url: string; token: string; env?: Record<string, string> },
+  options: { url: string; token: string; env?: Record<string, string>; bin?: string; cwd?: string },
 ): NexusProcess {
-  const child = spawn(process.execPath, [NEXUS_BIN, ...args], {
+  const [command, commandArgs] = nexusCommand(options.bin, args);
+  const child = spawn(command, commandArgs, {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     env: {
       PATH: process.env.PATH ?? '',
       NEXUS_URL: options.url,

@@ -6,6 +6,14 @@ import { fileURLToPath } from 'node:url';
 /** The built executable a user runs (SPEC B.43). */
 export const NEXUS_BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli/main.js');
 
+/**
+ * How to spawn `nexus ARGS`: this tree's build through this Node, or `bin` itself (an executable
+ * such as an image's `nexus` link, run by its `#!/usr/bin/env node` line: PATH must find node).
+ */
+export function nexusCommand(bin: string | undefined, args: string[]): [string, string[]] {
+  return bin === undefined ? [process.execPath, [NEXUS_BIN, ...args]] : [bin, args];
+}
+
 /** A fresh admin token value, for NEXUS_BOOTSTRAP_TOKEN. */
 export function newAdminTokenValue(): string {
   return `nxo_${randomBytes(32).toString('base64url')}`;
@@ -40,10 +48,16 @@ export async function startBrokerProcess(options: {
   env?: Record<string, string>;
   port?: number;
   migrate?: boolean;
+  /** Another `nexus` executable to run (a production layout's); default: this tree's build. */
+  bin?: string;
+  /** Its working folder (default: the test's). */
+  cwd?: string;
 }): Promise<BrokerProcess> {
-  const args = [NEXUS_BIN, 'broker', '--port', String(options.port ?? 0)];
+  const args = ['broker', '--port', String(options.port ?? 0)];
   if (options.migrate) args.push('--migrate');
-  const child = spawn(process.execPath, args, {
+  const [command, commandArgs] = nexusCommand(options.bin, args);
+  const child = spawn(command, commandArgs, {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     env: {
       PATH: process.env.PATH ?? '',
       HOST: '127.0.0.1',
@@ -137,9 +151,10 @@ export interface NexusRun {
 export function runNexus(
   args: string[],
   env: Record<string, string>,
-  options: { stdin?: string; cwd?: string } = {},
+  options: { stdin?: string; cwd?: string; bin?: string } = {},
 ): Promise<NexusRun> {
-  const child = spawn(process.execPath, [NEXUS_BIN, ...args], {
+  const [command, commandArgs] = nexusCommand(options.bin, args);
+  const child = spawn(command, commandArgs, {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
     ...(options.cwd ? { cwd: options.cwd } : {}),

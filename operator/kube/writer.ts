@@ -4,8 +4,8 @@
  * subresource; a delete of what is already gone succeeds.
  *
  * Secrets are written blind (B.61): the operator may not read them cluster-wide, so `writeSecret`
- * creates the Secret and, on 409 AlreadyExists, merge-patches the same content over it. It never
- * gets or lists a Secret.
+ * (`writeSecretBlind`, which `nexus token mint --into-secret` uses too) creates the Secret and, on
+ * 409 AlreadyExists, merge-patches the same content over it. It never gets or lists a Secret.
  */
 import type { AspectObject, KubeObject, KubeWriter, ObjectRef, OwnerReference } from '../types.js';
 import { MERGE_PATCH, type KubeClient } from './client.js';
@@ -43,35 +43,51 @@ export class ApiKubeWriter implements KubeWriter {
     }
   }
 
-  async writeSecret(
+  writeSecret(
     ref: ObjectRef,
     stringData: Record<string, string>,
     owner?: OwnerReference,
     labels?: Record<string, string>,
   ): Promise<void> {
-    // `data` (base64) rather than `stringData`: the stored form, the same whether created or patched.
-    const data = Object.fromEntries(
-      Object.entries(stringData).map(([key, value]) => [key, Buffer.from(value, 'utf8').toString('base64')]),
-    );
-    const metadata = {
-      ...(labels ? { labels } : {}),
-      ...(owner ? { ownerReferences: [owner] } : {}),
-    };
-    try {
-      await this.create({
+    return writeSecretBlind(this.kube, ref, stringData, { owner, labels });
+  }
+
+  event(about: AspectObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    return this.events.record(about, type, reason, message);
+  }
+}
+
+/**
+ * Writes a Secret without reading it (B.61): create, and on 409 AlreadyExists merge-patch the same
+ * content over it. Shared by the operator and `nexus token mint --into-secret` (B.69, B.96).
+ */
+export async function writeSecretBlind(
+  kube: KubeClient,
+  ref: { namespace: string; name: string },
+  stringData: Record<string, string>,
+  extra: { owner?: OwnerReference | undefined; labels?: Record<string, string> | undefined } = {},
+): Promise<void> {
+  // `data` (base64) rather than `stringData`: the stored form, the same whether created or patched.
+  const data = Object.fromEntries(
+    Object.entries(stringData).map(([key, value]) => [key, Buffer.from(value, 'utf8').toString('base64')]),
+  );
+  const metadata = {
+    ...(extra.labels ? { labels: extra.labels } : {}),
+    ...(extra.owner ? { ownerReferences: [extra.owner] } : {}),
+  };
+  const secret = { apiVersion: 'v1', kind: 'Secret', namespace: ref.namespace, name: ref.name };
+  try {
+    await kube.request('create', collectionPath('v1', 'Secret', ref.namespace), {
+      body: {
         apiVersion: 'v1',
         kind: 'Secret',
         metadata: { name: ref.name, namespace: ref.namespace, ...metadata },
         type: 'Opaque',
         data,
-      });
-    } catch (err) {
-      if (!isConflict(err)) throw err;
-      await this.mergePatch({ ...ref, apiVersion: 'v1', kind: 'Secret' }, { metadata, data });
-    }
-  }
-
-  event(about: AspectObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    return this.events.record(about, type, reason, message);
+      },
+    });
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+    await kube.request('patch', objectPath(secret), { body: { metadata, data }, contentType: MERGE_PATCH });
   }
 }
