@@ -17,6 +17,8 @@ import { fanout } from './fanout.js';
 import { footprint } from './footprint.js';
 import { httpAuth } from './http-auth.js';
 import { noisyNeighbour } from './noisy-neighbour.js';
+import { operator } from './operator.js';
+import { operatorFootprint } from './operator-footprint.js';
 import { formatResult, type BenchOptions, type BenchResult } from './lib/report.js';
 import { ensureTemplate } from './lib/setup.js';
 import { waitForQuiet } from './lib/quiet.js';
@@ -43,20 +45,25 @@ const BENCHMARKS: Record<string, (options: BenchOptions) => Promise<BenchResult>
   'dispatch-start': dispatchStart,
   'noisy-neighbour': noisyNeighbour,
   'dev-start': devStart,
+  operator,
+  'operator-footprint': operatorFootprint,
 };
 
 const RUNTIME = ['session-append', 'session-open', 'turn-overhead'];
 const HANDS = ['claim', 'dispatch-start', 'noisy-neighbour'];
 const DEV = ['dev-start'];
+const OPERATOR = ['operator', 'operator-footprint'];
 const BROKER = Object.keys(BENCHMARKS).filter(
-  (name) => !RUNTIME.includes(name) && !HANDS.includes(name) && !DEV.includes(name),
+  (name) =>
+    !RUNTIME.includes(name) && !HANDS.includes(name) && !DEV.includes(name) && !OPERATOR.includes(name),
 );
 const GROUPS: Record<string, string[]> = {
   broker: BROKER,
   runtime: RUNTIME,
   hands: HANDS,
   dev: DEV,
-  all: [...BROKER, ...RUNTIME, ...HANDS, ...DEV],
+  kube: OPERATOR,
+  all: [...BROKER, ...RUNTIME, ...HANDS, ...DEV, ...OPERATOR],
 };
 
 function usage(): string {

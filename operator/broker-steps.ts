@@ -7,7 +7,7 @@ import { planGrants } from './grants.js';
 import { apiMessageOf } from './kube-errors.js';
 import { namespaceOf, ownedLabels, ownerReferenceTo, tokenNameFor } from './meta.js';
 import type { TokenFact } from './status.js';
-import { decideToken } from './tokens.js';
+import { decideToken, type TokenDecision } from './tokens.js';
 import { objectNames, type AspectObject, type BrokerView, type ReconcileDeps } from './types.js';
 
 /** A failure of a pass: its Event reason and what to say. */
@@ -84,7 +84,14 @@ export async function settleToken(deps: ReconcileDeps, input: TokenInput, event:
   };
   if (!broker) return step;
   const name = aspect.metadata.name;
-  const decision = decideToken(broker, tokenNameFor(aspect), recordedId, input.admin);
+  const key = `${namespaceOf(aspect)}/${name}`;
+  const decision = decideWithMemory(
+    broker,
+    tokenNameFor(aspect),
+    recordedId,
+    input.admin,
+    deps.secretTokens?.get(key),
+  );
   if (decision.kind === 'nameInUse') {
     step.nameInUse = true;
     step.token = { kind: 'nameInUse', holder: decision.holder };
@@ -123,6 +130,7 @@ export async function settleToken(deps: ReconcileDeps, input: TokenInput, event:
     };
   }
   const secret = objectNames(name).secret;
+  deps.secretTokens?.delete(key); // until the write succeeds, what the Secret holds is unknown
   try {
     await deps.kube.writeSecret(
       { apiVersion: 'v1', kind: 'Secret', namespace: namespaceOf(aspect), name: secret },
@@ -136,6 +144,7 @@ export async function settleToken(deps: ReconcileDeps, input: TokenInput, event:
     const message = `writing Secret ${secret}: ${apiMessageOf(err)}`;
     return { ...step, token: { kind: 'pending', message }, problems: [problem('WriteFailed', message, err)] };
   }
+  deps.secretTokens?.set(key, minted.id);
   await event('Normal', 'TokenMinted', `minted token ${minted.id} into Secret ${secret} (${decision.why})`);
   return {
     ...step,
@@ -144,6 +153,25 @@ export async function settleToken(deps: ReconcileDeps, input: TokenInput, event:
     revokeAfterRecord: revokeAfter,
     minted: true,
   };
+}
+
+/**
+ * decideToken, but a token this term wrote into the Secret and the StatefulSet does not record
+ * yet is kept when it is live and the newest of ours: the Secret holds it, so recording it is
+ * enough (a mint would only churn tokens on every retry of a failing write, or on a stale cache).
+ */
+function decideWithMemory(
+  broker: BrokerView,
+  tokenName: string,
+  recordedId: string | undefined,
+  admin: boolean,
+  writtenId: string | undefined,
+): TokenDecision {
+  if (writtenId && writtenId !== recordedId) {
+    const remembered = decideToken(broker, tokenName, writtenId, admin);
+    if (remembered.kind === 'keep') return remembered;
+  }
+  return decideToken(broker, tokenName, recordedId, admin);
 }
 
 export async function revokeTokens(deps: ReconcileDeps, ids: string[]): Promise<Problem[]> {

@@ -16,6 +16,7 @@ import type { Logger } from '../platform/index.js';
 import type { KubeClient } from './kube/client.js';
 import { Informers, type InformerVerb, type WatchedKind } from './kube/informers.js';
 import type { OperatorMetrics } from './metrics.js';
+import { CACHE_BEHIND_REQUEUE_MS, ExpectingWriter, WriteExpectations } from './expectations.js';
 import { isOutage, keyOf, observe, referencedConfigMapNames, splitKey } from './observed.js';
 import {
   ASPECT_LABEL,
@@ -24,6 +25,7 @@ import {
   type KubeObject,
   type KubeWriter,
   type Observed,
+  objectNames,
   type OperatorSettings,
   type ReconcileDeps,
   type ReconcileOutcome,
@@ -52,9 +54,14 @@ export class Controller {
   readonly informers: Informers;
   private readonly queue: WorkQueue;
   private readonly roster: RosterReporter;
+  /** Our writes the caches have not shown yet: a pass waits for them (operator/expectations.ts). */
+  private readonly expectations: WriteExpectations;
+  private readonly writer: KubeWriter;
   /** `namespace/configmap` → keys of the Aspects that name it. */
   private readonly configMapUsers = new Map<string, Set<string>>();
   private readonly referencesOf = new Map<string, string[]>();
+  /** ReconcileDeps.secretTokens: which token this term wrote into each Aspect's Secret. */
+  private readonly secretTokens = new Map<string, string>();
   private state: 'syncing' | 'running' | 'stopped' = 'syncing';
   private resyncTimer: NodeJS.Timeout | null = null;
 
@@ -66,6 +73,8 @@ export class Controller {
       onChange: (kind, verb, object) => this.changed(kind, verb, object),
       onRestart: (kind) => options.metrics.informerRestarted(kind),
     });
+    this.expectations = new WriteExpectations(this.informers);
+    this.writer = new ExpectingWriter(options.writer, this.expectations);
     this.queue = new WorkQueue({
       handle: (key) => this.handle(key),
       workers: options.workers ?? 4,
@@ -159,6 +168,19 @@ export class Controller {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     const { logger, metrics } = this.options;
+    const { namespace, name } = splitKey(key);
+    const names = objectNames(name);
+    const owned: [WatchedKind, string][] = [
+      ['Aspect', name],
+      ['PersistentVolumeClaim', names.pvc],
+      ['ConfigMap', names.configMap],
+      ['StatefulSet', names.statefulSet],
+    ];
+    if (this.expectations.behind(namespace, owned)) {
+      // The watch event that shows our last write queues the Aspect again; this is a fallback.
+      logger.debug({ aspect: key }, 'the cache does not show our last writes yet; waiting for it');
+      return { requeueAfterMs: CACHE_BEHIND_REQUEUE_MS };
+    }
     const observation = await observe(key, {
       informers: this.informers,
       broker: this.options.broker,
@@ -166,6 +188,8 @@ export class Controller {
     });
     if (!observation) {
       this.queue.forget(key); // deleted and released: nothing left to do
+      this.secretTokens.delete(key);
+      this.expectations.forget(namespace, owned);
       return {};
     }
     if (observation.brokerError) {
@@ -173,11 +197,12 @@ export class Controller {
       logger.warn({ aspect: key, err: observation.brokerError.message }, 'the broker could not be asked');
     }
     const outcome = await this.options.reconcile(observation.observed, {
-      kube: this.options.writer,
+      kube: this.writer,
       broker: this.options.broker,
       settings: this.options.settings,
       operatorTokenName: this.options.operatorTokenName,
       now: () => new Date(),
+      secretTokens: this.secretTokens,
     });
     if (outcome.error) {
       metrics.reconciled('error', seconds());

@@ -127,15 +127,7 @@ export function podTemplate(input: PodTemplateInput): Json {
       { name: VOLUME_NAMES.tmp, emptyDir: {} },
       ...(pod.volumes ?? []),
     ],
-    ...pick(pod, [
-      'nodeSelector',
-      'tolerations',
-      'affinity',
-      'topologySpreadConstraints',
-      'priorityClassName',
-      'imagePullSecrets',
-      'serviceAccountName',
-    ]),
+    ...pick(pod, OPTIONAL_POD_KEYS),
   };
   return { metadata: { labels, annotations }, spec };
 }

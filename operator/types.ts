@@ -155,6 +155,14 @@ export interface ReconcileDeps {
   /** The operator's own broker token name, the `granted_by` of its grants (B.95). */
   operatorTokenName: string;
   now: () => Date;
+  /**
+   * The id of the token this leadership term last wrote into each Aspect's Secret, by
+   * `namespace/name`. The Secret is never read (B.61), so until the StatefulSet records the id
+   * (B.94) only this tells which token the Secret holds: a pass that failed after the Secret write,
+   * or one that runs before the informer cache shows the StatefulSet, records it instead of minting
+   * another. Lost with the term: a new leader falls back to minting, which is always safe.
+   */
+  secretTokens?: Map<string, string>;
 }
 
 /** What the work queue does next with this Aspect: nothing, or look again after a delay. */

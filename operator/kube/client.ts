@@ -17,6 +17,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../platform/index.js';
@@ -36,6 +37,10 @@ const METHODS: Record<KubeVerb, HttpMethod> = {
 };
 
 export const MERGE_PATCH = 'application/merge-patch+json';
+
+/** client-go retries a Retry-After answer up to 10 times; a reconcile should not wait that long. */
+const MAX_RETRY_AFTER_ATTEMPTS = 3;
+const MAX_RETRY_AFTER_S = 30;
 
 export interface KubeRequest {
   query?: Record<string, string | undefined>;
@@ -86,8 +91,30 @@ export class KubeClient {
     return this.options.kubeConfig;
   }
 
-  /** Sends one request and returns its parsed JSON body (undefined when empty). */
+  /**
+   * Sends one request and returns its parsed JSON body (undefined when empty). An answer 429 (or
+   * 5xx) with `Retry-After` is retried after that long, a few times, as client-go does: the server
+   * said when to come back, and the reconcile's own backoff may be shorter (B.72).
+   */
   async request<T = unknown>(verb: KubeVerb, path: string, request: KubeRequest = {}): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const { status, body, retryAfterS } = await this.send(verb, path, request);
+      if (status < 400) return body as T;
+      if (retryAfterS === undefined || attempt > MAX_RETRY_AFTER_ATTEMPTS)
+        throw errorOf(status, body, `${verb} ${path}`);
+      try {
+        await sleep(retryAfterS * 1000, undefined, { signal: this.stopping.signal });
+      } catch {
+        throw new KubeClientStopped();
+      }
+    }
+  }
+
+  private async send(
+    verb: KubeVerb,
+    path: string,
+    request: KubeRequest,
+  ): Promise<{ status: number; body: unknown; retryAfterS: number | undefined }> {
     const label = `${verb} ${path}`;
     if (this.stopping.signal.aborted) throw new KubeClientStopped();
     await this.options.limiter?.take();
@@ -113,9 +140,11 @@ export class KubeClient {
 
     let status: number;
     let text: string;
+    let retryAfter: string | undefined;
     try {
       const response = await this.http.send(context).toPromise();
       status = response.httpStatusCode;
+      retryAfter = response.headers['retry-after'];
       text = await response.body.text();
     } catch (err) {
       this.options.onRequest?.(verb, 'error');
@@ -123,9 +152,12 @@ export class KubeClient {
       throw new KubeApiError(0, causeOf(err), 'the API server did not answer', label, { cause: err });
     }
     this.options.onRequest?.(verb, String(status));
-    const body = parseJson(text);
-    if (status >= 400) throw errorOf(status, body, label);
-    return body as T;
+    const throttled = status === 429 || status >= 500;
+    return {
+      status,
+      body: parseJson(text),
+      retryAfterS: throttled ? retryAfterSeconds(retryAfter) : undefined,
+    };
   }
 
   /** Lists a collection (for informers): `labelSelector` narrows it. */
@@ -142,6 +174,12 @@ export class KubeClient {
     this.stopping.abort();
     this.options.limiter?.stop();
   }
+}
+
+/** `Retry-After` in seconds (the API server sends seconds, never a date), capped; else undefined. */
+function retryAfterSeconds(header: string | undefined): number | undefined {
+  if (header === undefined || !/^\d+$/.test(header.trim())) return undefined;
+  return Math.min(Number(header), MAX_RETRY_AFTER_S);
 }
 
 function parseJson(text: string): unknown {

@@ -68,6 +68,20 @@ describe('the operator informers against the API double', () => {
   const seen = (change: string) =>
     waitUntil(() => changes.includes(change), { timeoutMs: 10_000, what: change });
 
+  it('gives listed objects their apiVersion and kind, which built-in list items lack', async () => {
+    double.put(configMap('team', 'listed'));
+    double.put(pvc('team', 'listed-home', true));
+    const cache = await start();
+    double.put(configMap('team', 'watched'));
+    await seen('add ConfigMap team/watched');
+    for (const [kind, name] of [
+      ['ConfigMap', 'listed'],
+      ['ConfigMap', 'watched'],
+      ['PersistentVolumeClaim', 'listed-home'],
+    ] as const)
+      expect({ name, ...pick(cache.get(kind, 'team', name)) }).toEqual({ name, apiVersion: 'v1', kind });
+  });
+
   it('caches Aspects, every ConfigMap, and only the PVCs labelled as the operator’s', async () => {
     double.put(aspectManifest('team', 'wren'));
     double.put(configMap('team', 'wren-identity', { 'SOUL.md': 'x' }));
@@ -153,4 +167,9 @@ describe('the operator informers against the API double', () => {
       500, 500, 200,
     ]);
   });
+});
+
+const pick = (object: { apiVersion?: string; kind?: string } | undefined) => ({
+  apiVersion: object?.apiVersion,
+  kind: object?.kind,
 });

@@ -73,6 +73,12 @@ class RestartingInformer {
     const selector = owned ? `${MANAGED_BY_LABEL}=${MANAGED_BY}` : undefined;
     const list = async () => {
       const result = await options.kube.list(path, selector);
+      // A built-in kind's list items carry no apiVersion and kind (watch events do): stamp them,
+      // so a cached object names its own REST path (refOf) wherever it came from.
+      for (const item of result.items) {
+        item.apiVersion ??= apiVersion;
+        item.kind ??= kind;
+      }
       // Once the informer has filled its cache from this list (synchronously, right after we return).
       setImmediate(() => {
         this.synced = true;

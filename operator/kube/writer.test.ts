@@ -45,6 +45,32 @@ describe('the operator KubeWriter against the API double', () => {
     name: 'wren-config',
   };
 
+  it('waits the Retry-After of a 429 and sends again, a few times, then gives up with the 429', async () => {
+    double.faults.add({ method: 'POST', path: /\/configmaps/, status: 429, retryAfterS: 1, times: 1 });
+    await writer.create({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'throttled', namespace: 'team' },
+      data: {},
+    });
+    const [refused, served] = double.requests({ kind: 'ConfigMap', name: 'throttled', verb: 'create' });
+    expect([refused?.status, served?.status]).toEqual([429, 201]);
+    // The server asked for a second; timers may fire a millisecond early against Date.now().
+    expect(served!.at - refused!.at).toBeGreaterThanOrEqual(995);
+
+    double.faults.add({ method: 'POST', path: /\/configmaps/, status: 429, retryAfterS: 0, times: 10 });
+    const err = await errorOf(
+      writer.create({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'refused', namespace: 'team' },
+      }),
+    );
+    expect((err as KubeApiError).status).toBe(429);
+    expect(double.requests({ kind: 'ConfigMap', name: 'refused', verb: 'create' })).toHaveLength(4);
+    double.faults.clear();
+  });
+
   it('creates, merge-patches only what it is given (as application/merge-patch+json), and deletes', async () => {
     await writer.create({
       apiVersion: 'v1',
