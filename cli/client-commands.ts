@@ -8,7 +8,9 @@ import {
   DecimalId,
   MintTokenRequest,
   TokenKind,
+  TokenName,
   type RosterEntry,
+  type TokenInfo,
 } from '../protocol/index.js';
 import { print, table } from './output.js';
 import { registerTailCommand } from './tail-command.js';
@@ -178,11 +180,35 @@ ${TOKEN_ID_LABEL} with the token's id.`,
     });
   token
     .command('revoke')
-    .description('revoke a token by id')
-    .argument('<id>', 'token id', schemaArgument(DecimalId))
-    .action(async (id: string) => {
-      await new BrokerClient(connectionFromEnv()).delete(`/v1/admin/tokens/${id}`);
-      process.stdout.write(`revoked ${id}\n`);
+    .description('revoke a token by id, or every live token with a name')
+    .argument('[id]', 'token id', schemaArgument(DecimalId))
+    .option(
+      '--name <name>',
+      'instead of an id: revoke every live token with exactly this name (none live is no error)',
+      schemaArgument(TokenName),
+    )
+    .action(async (id: string | undefined, options: { name?: string }) => {
+      if (id === undefined && options.name === undefined)
+        throw new UsageError('missing argument <id> (or --name)');
+      if (id !== undefined && options.name !== undefined)
+        throw new UsageError('give a token id or --name, not both');
+      const client = new BrokerClient(connectionFromEnv());
+      if (id !== undefined) {
+        await client.delete(`/v1/admin/tokens/${id}`);
+        process.stdout.write(`revoked ${id}\n`);
+        return;
+      }
+      const name = options.name!;
+      // Listed then revoked one by one: a retry after a failure revokes what is still live, so the
+      // chart's pre-delete hook can run this again safely.
+      const { tokens } = await client.get<{ tokens: TokenInfo[] }>(
+        `/v1/admin/tokens?name=${encodeURIComponent(name)}`,
+      );
+      const live = tokens.filter((t) => !t.revoked_at);
+      for (const t of live) await client.delete(`/v1/admin/tokens/${t.id}`);
+      process.stdout.write(
+        live.length > 0 ? live.map((t) => `revoked ${t.id}\n`).join('') : `no live token named ${name}\n`,
+      );
     });
 }
 

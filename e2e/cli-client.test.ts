@@ -169,6 +169,56 @@ describe('nexus client commands against a broker process', () => {
   );
 
   it(
+    'token revoke --name revokes every live token with exactly that name, and finds none the second time',
+    async () => {
+      const admin = adminClient(broker.url, bootstrap);
+      const mint = (body: Record<string, unknown>) =>
+        admin.post<{ id: string; token: string }>('/v1/admin/tokens', body);
+      const pool = [
+        await mint({ kind: 'worker', name: 'pool-x' }),
+        await mint({ kind: 'worker', name: 'pool-x' }),
+      ];
+      const earlier = await mint({ kind: 'worker', name: 'pool-x' });
+      await admin.delete(`/v1/admin/tokens/${earlier.id}`);
+      const others = [
+        await mint({ kind: 'worker', name: 'pool-x2' }), // a longer name is another name
+        await mint({ kind: 'admin', name: 'pool' }),
+      ];
+
+      // Only the live ones are revoked (the earlier one stays as it was), in id order.
+      const revoked = stdoutOf(await nexus(['token', 'revoke', '--name', 'pool-x']));
+      expect(revoked).toBe(pool.map((t) => `revoked ${t.id}\n`).join(''));
+      for (const t of pool)
+        await expect(
+          new BrokerClient({ url: broker.url, token: t.token }).get('/v1/aspects'),
+        ).rejects.toMatchObject({
+          status: 401,
+        });
+      for (const t of others)
+        await expect(
+          new BrokerClient({ url: broker.url, token: t.token }).get('/v1/aspects'),
+        ).resolves.toBeDefined();
+      const listed = JSON.parse(stdoutOf(await nexus(['token', 'ls', '--json']))) as { tokens: TokenRow[] };
+      expect(listed.tokens.filter((t) => t.name === 'pool-x').every((t) => t.revoked_at)).toBe(true);
+
+      // Again (as a retried hook would): nothing live by that name is no error.
+      expect(stdoutOf(await nexus(['token', 'revoke', '--name', 'pool-x']))).toBe(
+        'no live token named pool-x\n',
+      );
+
+      // A bad name is refused before anything is sent: one line, exit 2.
+      const tooLong = await nexus(['token', 'revoke', '--name', 'p'.repeat(254)]);
+      expect(tooLong).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr:
+          'nexus: token revoke: --name: must be at most 253 characters (see nexus token revoke --help)\n',
+      });
+    },
+    SPAWNING_TEST_MS,
+  );
+
+  it(
     'tail prints every message once, in text and as JSON lines',
     async () => {
       const [text, json] = await Promise.all([startTail(), startTail(['--json'])]);

@@ -58,7 +58,8 @@ const BAD_INPUT: [string[], string][] = [
   [['send'], 'nexus: send: missing argument <content> (see nexus send --help)'],
   [['agent'], 'nexus: agent: missing argument <home>'],
   [['token', 'mint'], 'nexus: token mint: missing argument <kind>'],
-  [['token', 'revoke'], 'nexus: token revoke: missing argument <id>'],
+  [['token', 'revoke'], 'nexus: token revoke: missing argument <id> (or --name)'],
+  [['token', 'revoke', '--name'], 'nexus: token revoke: option --name <name> needs a value'],
   [['cred', 'set'], 'nexus: cred set: missing argument <name>'],
   [['cred', 'grant', 'anthropic'], 'nexus: cred grant: missing argument <aspect>'],
   [['cred', 'revoke', 'anthropic'], 'nexus: cred revoke: missing argument <aspect>'],
@@ -104,6 +105,11 @@ const BAD_INPUT: [string[], string][] = [
   [['hand', 'helper', 'echo', 'x', '--input', '{oops'], 'nexus: hand dispatch: --input: is not valid JSON'],
   // Bad values: ids.
   [['token', 'revoke', 'abc'], 'nexus: token revoke: <id>: must be a decimal id string'],
+  [
+    ['token', 'revoke', '7', '--name', 'nexus-worker'],
+    'nexus: token revoke: give a token id or --name, not both',
+  ],
+  [['token', 'revoke', '--name', ''], 'nexus: token revoke: --name: must not be empty'],
   [['hand', 'status', '12x'], 'nexus: hand status: <id>: must be a decimal id string'],
   [['hand', 'abort', '-1'], 'nexus: hand abort: '],
   [['session', 'request', 'wren', 'x'], 'nexus: session request: <request_id>: must be a decimal id string'],

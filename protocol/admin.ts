@@ -4,12 +4,15 @@ import { AspectName, BROKER_SENDER, DecimalId, RESERVED_NAME_MESSAGE } from './n
 export const TokenKind = z.enum(['aspect', 'worker', 'admin']);
 export type TokenKind = z.infer<typeof TokenKind>;
 
+/** A token's name: who holds it (an admin's DNS-1123 label, a worker pool, `operator:NS/ASPECT`). */
+export const TokenName = z.string().min(1, 'must not be empty').max(253, 'must be at most 253 characters');
+
 /** `POST /v1/admin/tokens` (SPEC Appendix A, B.4, B.25). */
 export const MintTokenRequest = z
   .strictObject({
     kind: TokenKind,
     aspect: AspectName.optional(),
-    name: z.string().min(1).max(253).optional(),
+    name: TokenName.optional(),
     admin: z.boolean().optional(),
   })
   .superRefine((body, ctx) => {
@@ -46,7 +49,13 @@ export const MintTokenReply = z.object({
 });
 export type MintTokenReply = z.infer<typeof MintTokenReply>;
 
-export const TokenListQuery = z.strictObject({ aspect: AspectName.optional(), kind: TokenKind.optional() });
+/** `GET /v1/admin/tokens`: every filter given must match; `name` exactly (how `token revoke --name` finds its tokens). */
+export const TokenListQuery = z.strictObject({
+  aspect: AspectName.optional(),
+  kind: TokenKind.optional(),
+  name: TokenName.optional(),
+});
+export type TokenListQuery = z.infer<typeof TokenListQuery>;
 
 /** The path of `DELETE /v1/admin/tokens/:id`. */
 export const TokenPath = z.object({ id: DecimalId });

@@ -99,6 +99,7 @@ export {
   TokenInfo,
   TokenKind,
   TokenListQuery,
+  TokenName,
   TokenPath,
 } from './admin.js';
 export {

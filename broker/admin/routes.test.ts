@@ -91,6 +91,38 @@ describe('admin routes', () => {
     expect(JSON.stringify(tokens)).not.toContain(named.token);
   });
 
+  it('lists tokens by exact name, with the other filters, and refuses a bad name naming the field', async () => {
+    const named = await admin.post<MintTokenReply>('/v1/admin/tokens', {
+      kind: 'aspect',
+      aspect: 'finch',
+      name: 'operator:team-b/finch',
+    });
+    await admin.post('/v1/admin/tokens', { kind: 'aspect', aspect: 'finch', name: 'operator:team-b/finch2' });
+    const byName = (query: string) =>
+      admin.get<{ tokens: TokenInfo[] }>(`/v1/admin/tokens?${query}`).then((r) => r.tokens.map((t) => t.id));
+    const name = encodeURIComponent('operator:team-b/finch');
+    expect(await byName(`name=${name}`)).toEqual([named.id]);
+    expect(await byName(`name=${name}&aspect=finch&kind=aspect`)).toEqual([named.id]);
+    expect(await byName(`name=${name}&kind=worker`)).toEqual([]);
+    expect(await byName('name=operator%3Ateam-b%2F')).toEqual([]); // exact, not a prefix
+
+    for (const [query, message] of [
+      ['name=', /^name: must not be empty/],
+      [`name=${'n'.repeat(254)}`, /^name: must be at most 253 characters/],
+      ['name=a&name=b', /^name: /],
+      ['names=a', /^names: is not a known field/],
+    ] as const) {
+      const err = await errorOf(admin.get(`/v1/admin/tokens?${query}`));
+      expect({ query, status: err?.status, code: err?.code }).toEqual({
+        query,
+        status: 400,
+        code: 'invalid_request',
+      });
+      expect(err?.message).toMatch(message);
+      expect(err?.message).not.toContain('\n');
+    }
+  });
+
   it('validates the mint body: names the field and changes nothing', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ kind: 'aspect' }, /^aspect: is required/],

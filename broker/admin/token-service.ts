@@ -5,6 +5,7 @@ import {
   type MintTokenRequest,
   type TokenInfo,
   type TokenKind,
+  type TokenListQuery,
 } from '../../protocol/index.js';
 import type { Logger } from '../../platform/index.js';
 import { withTransaction } from '../db/pool.js';
@@ -84,7 +85,7 @@ export class TokenService {
     };
   }
 
-  async list(filter: { aspect?: string; kind?: TokenKind }): Promise<TokenInfo[]> {
+  async list(filter: TokenListQuery): Promise<TokenInfo[]> {
     return (await withDatabaseRetry(() => listTokens(this.pool, filter))).map(toInfo);
   }
 

@@ -42,13 +42,14 @@ export async function revokeToken(db: Queryable, id: string): Promise<TokenRow |
 
 export async function listTokens(
   db: Queryable,
-  filter: { aspect?: string; kind?: TokenKind },
+  filter: { aspect?: string; kind?: TokenKind; name?: string },
 ): Promise<TokenRow[]> {
   const result = await db.query<TokenRow>(
     `SELECT ${COLUMNS} FROM tokens
       WHERE ($1::text IS NULL OR aspect = $1) AND ($2::text IS NULL OR kind = $2)
+        AND ($3::text IS NULL OR name = $3)
       ORDER BY id`,
-    [filter.aspect ?? null, filter.kind ?? null],
+    [filter.aspect ?? null, filter.kind ?? null, filter.name ?? null],
   );
   return result.rows;
 }
