@@ -8,8 +8,10 @@
  * runs each container's command itself with the environment the pod would get, then marks the Job
  * complete, which is what Helm's hook wait reads. The post-install Job's `nexus token mint
  * --into-secret` runs against a real broker process whose bootstrap token and secret key are the
- * ones the chart's Secret holds; the pre-delete Job's `kubectl delete aspects ... --wait` runs with
- * the real kubectl. The test also plays the kubelet for the operator's Deployment: it starts `nexus
+ * ones the chart's Secret holds; the pre-delete Job's init container (`kubectl delete aspects ...
+ * --wait`) runs with the real kubectl to its end, then its containers side by side: `nexus token
+ * revoke --name` against the same broker and `kubectl delete secrets` of the two token Secrets. The
+ * test also plays the kubelet for the operator's Deployment: it starts `nexus
  * operator` from the Deployment's pod template (testing/kubelet.ts) with the token the hook wrote.
  * What stands in for the cluster, and why, is said where it happens: Service DNS names do not
  * resolve here (the broker's URL is given instead), the pods' service accounts are the double's
@@ -37,7 +39,7 @@ import {
   startChartWorld,
   type ChartWorld,
 } from '../testing/chart-install.js';
-import { completeJob, containerEnv, jobContainers } from '../testing/hook-jobs.js';
+import { completeJob, containerEnv, jobContainers, jobInitContainers } from '../testing/hook-jobs.js';
 import { runKubectl, type ToolRun } from '../testing/kube-tools.js';
 import type { Obj } from '../testing/kube-double/index.js';
 import { createKubelet, type Kubelet } from '../testing/kubelet.js';
@@ -287,26 +289,81 @@ describe('helm install, upgrade and uninstall of charts/nexus on the Kubernetes 
     await expect(admin.get('/v1/aspects')).resolves.toBeDefined();
   }, 120_000);
 
-  it("helm uninstall: the pre-delete Job (kubectl, played by the test) deletes the chart's Aspects while the operator finalizes them, then the release goes; the CRD and the home are kept", async () => {
+  it("helm uninstall: the pre-delete Job (played by the test) deletes the chart's Aspects while the operator finalizes them, then revokes the hook's tokens and deletes their Secrets; the release goes, the CRD and the home are kept", async () => {
+    // What the post-install Job minted, before anything is removed: the values and the broker's ids.
+    const minted = await Promise.all(
+      Object.entries(TOKEN_SECRETS).map(async ([who, secret]) => ({
+        who,
+        secret,
+        value: secretData(world.double, secret).token!,
+        ids: (await admin.get<{ tokens: TokenRow[] }>(`/v1/admin/tokens?name=nexus-${who}`)).tokens.map(
+          (t) => t.id,
+        ),
+      })),
+    );
+    expect(minted.map((m) => m.ids.length)).toEqual([1, 1]);
+
     const uninstall = world.helm(['uninstall', RELEASE, '-n', NAMESPACE]);
     const job = await hookJob('nexus-pre-delete', uninstall);
-    const [container, ...others] = jobContainers(job);
-    expect(others).toEqual([]);
-    expect(container!.image).toBe('registry.k8s.io/kubectl:v1.33.9');
-    expect(container!.command).toBeUndefined(); // the image's entrypoint is kubectl
-    // Playing the kubelet: the container's arguments to the real kubectl v1.33 (kube-tools).
-    const deleted = await runKubectl(container!.args ?? [], {
+    // Playing the kubelet: the init container runs to its end before the containers start.
+    const [aspects, ...moreInit] = jobInitContainers(job);
+    expect(moreInit).toEqual([]);
+    expect(aspects!.image).toBe('registry.k8s.io/kubectl:v1.33.9');
+    expect(aspects!.command).toBeUndefined(); // the image's entrypoint is kubectl
+    // The container's arguments to the real kubectl v1.33 (kube-tools).
+    const deleted = await runKubectl(aspects!.args ?? [], {
       kubeconfig: world.kubeconfig,
       timeoutMs: 120_000,
     });
     expect({ code: deleted.code, stderr: deleted.stderr }).toEqual({ code: 0, stderr: '' });
     expect(deleted.stdout).toContain('aspect.nexus.dev "frame" deleted');
     // kubectl --wait returned once the Aspect was gone: the operator's finalizer ran, and the
-    // operator's Deployment was still there (B.62).
+    // operator's Deployment was still there (B.62), with its token live until then.
     expect(world.double.find(FRAME)).toBeUndefined();
     expect(
       world.double.find({ kind: 'Deployment', namespace: NAMESPACE, name: 'nexus-operator' }),
     ).toBeDefined();
+    await expect(adminClient(broker!.url, minted[0]!.value).get('/v1/aspects')).resolves.toBeDefined();
+
+    // Then the containers, side by side: `nexus token revoke --name` with the bootstrap token, and
+    // the real kubectl deleting the two Secrets.
+    const containers = jobContainers(job);
+    expect(containers.map((c) => c.name)).toEqual([
+      'revoke-operator-token',
+      'revoke-worker-token',
+      'delete-token-secrets',
+    ]);
+    const runs = await Promise.all(
+      containers.map(async (container) => {
+        if (container.image === 'registry.k8s.io/kubectl:v1.33.9') {
+          const run = await runKubectl(container.args ?? [], {
+            kubeconfig: world.kubeconfig,
+            timeoutMs: 60_000,
+          });
+          return { container: container.name, ...run };
+        }
+        const env = containerEnv(world.double, job, container, 'nexus-pre-delete-7hq2m');
+        expect(env.NEXUS_URL).toBe('http://nexus-broker.nexus-system.svc:7888');
+        const run = await runNexus(container.args ?? [], {
+          ...env,
+          NEXUS_URL: broker!.url, // the Service's DNS name does not resolve here
+          HOME: world.work,
+        });
+        return { container: container.name, code: run.code, stdout: run.stdout, stderr: run.stderr };
+      }),
+    );
+    expect(runs.map((r) => ({ container: r.container, code: r.code }))).toEqual(
+      containers.map((c) => ({ container: c.name, code: 0 })),
+    );
+    expect(runs.map((r) => r.stdout)).toEqual([
+      `revoked ${minted[0]!.ids[0]}\n`,
+      `revoked ${minted[1]!.ids[0]}\n`,
+      expect.stringMatching(
+        /^secret "nexus-operator-token" deleted( from nexus-system namespace)?\nsecret "nexus-worker-token" deleted/,
+      ),
+    ]);
+    const bootstrap = secretData(world.double, 'nexus').NEXUS_BOOTSTRAP_TOKEN!;
+    for (const run of runs) expect(run.stdout + run.stderr).not.toContain(bootstrap);
     completeJob(world.double, job);
 
     const done = await uninstall;
@@ -341,12 +398,24 @@ describe('helm install, upgrade and uninstall of charts/nexus on the Kubernetes 
       name: 'frame-home',
     });
     expect(home.metadata.ownerReferences ?? []).toEqual([]);
-    // Not asserted as wanted: the token Secrets the post-install Job wrote (nexus-operator-token,
-    // nexus-worker-token) are no object of the release, so they stay, their tokens live.
+    // The token Secrets the post-install Job wrote are no object of the release: the pre-delete
+    // Job removed them, and their tokens are revoked at the broker (which the bootstrap token still
+    // reaches: it is the chart's Secret's, and the broker's database outlives the release).
+    for (const { who, secret, value, ids } of minted) {
+      const { tokens } = await admin.get<{ tokens: TokenRow[] }>(`/v1/admin/tokens?name=nexus-${who}`);
+      expect({ who, revoked: tokens.filter((t) => t.revoked_at).map((t) => t.id) }).toEqual({
+        who,
+        revoked: ids,
+      });
+      await expect(adminClient(broker!.url, value).get('/v1/aspects')).rejects.toMatchObject({ status: 401 });
+      expect(world.double.find({ kind: 'Secret', namespace: NAMESPACE, name: secret })).toBeUndefined();
+    }
     for (const [kind, name] of [
       ['StatefulSet', 'frame'],
       ['ConfigMap', 'frame-config'],
       ['Secret', 'frame-token'],
+      ['Secret', TOKEN_SECRETS.operator],
+      ['Secret', TOKEN_SECRETS.worker],
     ] as const)
       expect({
         kind,

@@ -273,6 +273,24 @@ describe('charts/nexus rendered by the real helm', () => {
     expect(JSON.stringify(leader.rules)).toContain('leases');
   });
 
+  it("limits the hooks' Secret access to the token Secrets by name (create aside, which cannot be)", () => {
+    for (const objects of [defaults, all]) {
+      const hookRoles = find(objects, 'Role').filter(
+        (r) => r.metadata.labels?.['app.kubernetes.io/component'] === 'hooks',
+      );
+      expect(hookRoles.map((r) => r.metadata.name).sort()).toEqual(['nexus-pre-delete', 'nexus-tokens']);
+      for (const role of hookRoles)
+        for (const rule of role.rules as Json[]) {
+          const onSecrets = (rule.resources as string[]).some((x) => x === 'secrets' || x === '*');
+          if (!onSecrets || (rule.verbs as string[]).every((v) => v === 'create')) continue;
+          expect({ role: role.metadata.name, resourceNames: rule.resourceNames }).toEqual({
+            role: role.metadata.name,
+            resourceNames: ['nexus-operator-token', 'nexus-worker-token'],
+          });
+        }
+    }
+  });
+
   it('refuses a misspelt value with the schema message (fault 21)', async () => {
     for (const values of [
       { broker: { replica: 3 } },
@@ -414,11 +432,15 @@ describe('what the chart runs', () => {
     ]);
   });
 
-  it('deletes the chart Aspects before uninstall and waits for the operator (B.62)', () => {
+  it('deletes the chart Aspects before uninstall and waits for the operator (B.62), then revokes the tokens the hook minted and deletes their Secrets', () => {
     const job = find(defaults, 'Job', 'nexus-pre-delete')[0]!;
     expect(job.metadata.annotations?.['helm.sh/hook']).toBe('pre-delete');
-    const [container] = podOf(job)!.spec.containers as Json[];
-    expect(container!.args).toEqual(
+    const pod = podOf(job)!.spec;
+    // The Aspects first, as an init container: the operator needs its token until they are finalized.
+    const [aspects, ...moreInit] = pod.initContainers as Json[];
+    expect(moreInit).toEqual([]);
+    expect(aspects!.name).toBe('delete-aspects');
+    expect(aspects!.args).toEqual(
       expect.arrayContaining([
         'delete',
         'aspects.nexus.dev',
@@ -427,9 +449,66 @@ describe('what the chart runs', () => {
         '--wait=true',
       ]),
     );
+    const containers = pod.containers as Json[];
+    expect(containers.map((c) => [c.name, c.args])).toEqual([
+      ['revoke-operator-token', ['token', 'revoke', '--name', 'nexus-operator']],
+      ['revoke-worker-token', ['token', 'revoke', '--name', 'nexus-worker']],
+      [
+        'delete-token-secrets',
+        [
+          'delete',
+          'secrets',
+          'nexus-operator-token',
+          'nexus-worker-token',
+          `--namespace=${NAMESPACE}`,
+          '--ignore-not-found',
+          '--wait=false',
+        ],
+      ],
+    ]);
+    // The names are the ones the post-install Job mints with and writes into.
+    const minted = (podOf(find(defaults, 'Job', 'nexus-tokens')[0]!)!.spec.containers as Json[]).map(
+      (c) => c.args as string[],
+    );
+    expect(minted.map((args) => [args[args.indexOf('--name') + 1], args.at(-1)])).toEqual([
+      ['nexus-operator', `${NAMESPACE}/nexus-operator-token`],
+      ['nexus-worker', `${NAMESPACE}/nexus-worker-token`],
+    ]);
+    for (const revoke of containers.slice(0, 2))
+      expect(envMap(revoke)).toEqual({
+        NEXUS_URL: `http://nexus-broker.${NAMESPACE}.svc:7888`,
+        NEXUS_TOKEN: { secretKeyRef: { name: 'nexus', key: 'NEXUS_BOOTSTRAP_TOKEN' } },
+      });
+    expect(find(defaults, 'Role', 'nexus-pre-delete')[0]!.rules).toEqual([
+      { apiGroups: ['nexus.dev'], resources: ['aspects'], verbs: ['get', 'list', 'watch', 'delete'] },
+      {
+        apiGroups: [''],
+        resources: ['secrets'],
+        resourceNames: ['nexus-operator-token', 'nexus-worker-token'],
+        verbs: ['delete'],
+      },
+    ]);
     const frame = find(defaults, 'Aspect', 'frame')[0]!;
     expect(frame.metadata.labels?.['app.kubernetes.io/instance']).toBe('nexus');
     expect(frame.spec).toMatchObject({ role: 'frame', credentials: ['anthropic'] });
+  });
+
+  it('cleans up only what the chart minted: no token Job, no token cleanup; no workers, only the operator token', async () => {
+    const noTokens = await renderChart({ values: { hooks: { tokens: { enabled: false } } } });
+    const plain = podOf(find(noTokens, 'Job', 'nexus-pre-delete')[0]!)!.spec;
+    expect(plain.initContainers).toBeUndefined();
+    expect((plain.containers as Json[]).map((c) => c.name)).toEqual(['delete-aspects']);
+    expect(JSON.stringify(find(noTokens, 'Role', 'nexus-pre-delete')[0]!.rules)).not.toContain('secrets');
+
+    const noWorkers = await renderChart({ values: { workers: { enabled: false } } });
+    const pod = podOf(find(noWorkers, 'Job', 'nexus-pre-delete')[0]!)!.spec;
+    expect((pod.containers as Json[]).map((c) => c.name)).toEqual([
+      'revoke-operator-token',
+      'delete-token-secrets',
+    ]);
+    expect(find(noWorkers, 'Role', 'nexus-pre-delete')[0]!.rules).toContainEqual(
+      expect.objectContaining({ resourceNames: ['nexus-operator-token'], verbs: ['delete'] }),
+    );
   });
 
   it('renders the CRD generated from aspectCrd() with the keep policy (B.103)', async () => {

@@ -25,10 +25,18 @@ export interface HookContainer {
   env?: EnvVar[];
 }
 
-/** The containers of a Job's pod template, in order. */
+interface JobPodSpec {
+  template: { spec: { initContainers?: HookContainer[]; containers: HookContainer[] } };
+}
+
+/** The containers of a Job's pod template, in order (they run side by side, after the init containers). */
 export function jobContainers(job: Obj): HookContainer[] {
-  const spec = job.spec as { template: { spec: { containers: HookContainer[] } } };
-  return spec.template.spec.containers;
+  return (job.spec as JobPodSpec).template.spec.containers;
+}
+
+/** The init containers of a Job's pod template, in the order the kubelet runs them, one after another. */
+export function jobInitContainers(job: Obj): HookContainer[] {
+  return (job.spec as JobPodSpec).template.spec.initContainers ?? [];
 }
 
 /**

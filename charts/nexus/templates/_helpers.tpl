@@ -72,6 +72,12 @@ http://{{ include "nexus.part" (list . "broker") }}.{{ .Release.Namespace }}.svc
 {{ include "nexus.part" (list . "worker-token") }}
 {{- end }}
 
+{{/* The environment of a hook container that calls the broker as the bootstrap token's holder. */}}
+{{- define "nexus.hookBrokerEnv" -}}
+{{- $env := list (dict "name" "NEXUS_URL" "value" (include "nexus.brokerUrl" .)) (dict "name" "NEXUS_TOKEN" "valueFrom" (dict "secretKeyRef" (dict "name" (include "nexus.secretName" .) "key" "NEXUS_BOOTSTRAP_TOKEN"))) }}
+{{- toYaml (concat $env (default (list) .Values.hooks.extraEnv)) }}
+{{- end }}
+
 {{- define "nexus.podSecurityContext" -}}
 {{- $restricted := dict "runAsNonRoot" true "runAsUser" 1000 "runAsGroup" 1000 "fsGroup" 1000 "seccompProfile" (dict "type" "RuntimeDefault") -}}
 {{- toYaml (mergeOverwrite $restricted (deepCopy (default (dict) .podSecurityContext))) }}
