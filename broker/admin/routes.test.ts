@@ -110,6 +110,7 @@ describe('admin routes', () => {
       ['name=', /^name: must not be empty/],
       [`name=${'n'.repeat(254)}`, /^name: must be at most 253 characters/],
       ['name=a&name=b', /^name: /],
+      ['name=a%00b', /^name: must not contain the NUL character/],
       ['names=a', /^names: is not a known field/],
     ] as const) {
       const err = await errorOf(admin.get(`/v1/admin/tokens?${query}`));
