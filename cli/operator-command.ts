@@ -6,9 +6,7 @@ import {
   metricsPortSetting,
   tokenSourceFromEnv,
 } from '../platform/index.js';
-import { loadKubeConfig } from '../operator/kube/client.js';
-import { runOperator, type RunningOperator } from '../operator/main.js';
-import { reconcileAspect } from '../operator/reconcile.js';
+import type { RunningOperator } from '../operator/main.js';
 import { readOperatorSettings } from '../operator/settings.js';
 import { exits } from './process-lifecycle.js';
 
@@ -29,6 +27,13 @@ export function registerOperatorCommand(program: Command): void {
       'serve /metrics, /healthz and /readyz here: a port, 0 (off) or auto (default METRICS_PORT, else 9466)',
     )
     .action(async (options: { metricsPort?: string }) => {
+      // Loaded here, not at the top: @kubernetes/client-node doubles the start time and memory of
+      // every other nexus command.
+      const [{ loadKubeConfig }, { runOperator }, { reconcileAspect }] = await Promise.all([
+        import('../operator/kube/client.js'),
+        import('../operator/main.js'),
+        import('../operator/reconcile.js'),
+      ]);
       const env = process.env;
       // --metrics-port auto is not a number: METRICS_PORT is read here, as every process reads it.
       const metricsPort = metricsPortSetting(options.metricsPort, env, 9466);
