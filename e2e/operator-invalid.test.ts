@@ -18,15 +18,11 @@ import { waitUntil } from '../testing/index.js';
 import {
   conditionOf,
   eventsAbout,
-  reconcileCount,
-  rosterReports,
   recordPodSpecs,
-  startOperatorProcess,
-  startOperatorWorld,
+  rosterReports,
   statusOf,
   tokensFor,
-  type OperatorProcess,
-  type OperatorWorld,
+  useOperatorWorld,
 } from '../testing/operator-e2e.js';
 
 const NS = 'team';
@@ -40,9 +36,11 @@ const OWNED = (name: string): [string, string][] => [
 ];
 
 describe('nexus operator (a process) with specs the CRD did not stop, and pods that cannot run', () => {
-  let world: OperatorWorld;
-  let operator: OperatorProcess;
-  const stops: (() => void)[] = [];
+  // FRAME_NAMESPACES is left unset: frames are allowed only where the operator runs (B.94).
+  const world = useOperatorWorld('operator_invalid', {
+    controllers: ['statefulSets'],
+    operator: { env: { RESYNC_S: '2' } },
+  });
   let podSpecs: ReturnType<typeof recordPodSpecs>;
 
   const find = (kind: string, name: string, namespace = NS) => world.double.find({ kind, namespace, name });
@@ -73,18 +71,9 @@ describe('nexus operator (a process) with specs the CRD did not stop, and pods t
       change(a.spec as Record<string, unknown>),
     );
 
-  beforeAll(async () => {
-    world = await startOperatorWorld('operator_invalid');
-    stops.push(world.double.controllers.statefulSets());
+  beforeAll(() => {
     podSpecs = recordPodSpecs(world.double);
-    stops.push(podSpecs.stop);
-    // FRAME_NAMESPACES is left unset: frames are allowed only where the operator runs (B.94).
-    operator = await startOperatorProcess(world, { RESYNC_S: '2' });
-  }, 120_000);
-  afterAll(async () => {
-    await operator?.process.stop();
-    for (const stop of stops) stop();
-    await world?.stop();
+    world.defer(podSpecs.stop);
   });
 
   it('reports a spec the runtime would refuse as Failed/InvalidSpec naming the field, writes nothing it would own, and recovers once fixed', async () => {
@@ -188,13 +177,13 @@ describe('nexus operator (a process) with specs the CRD did not stop, and pods t
       },
     );
     const before = double.writes({ namespace: NS });
-    const [reconciled, reports] = [await reconcileCount(operator), await rosterReports(world.admin)];
+    const [reconciled, reports] = [await world.operator.reconciles(), await rosterReports(world.admin)];
     // RESYNC_S=2 queues every Aspect again (Pending ones also requeue themselves every 2 s): two
     // more resync reports and as many reconciles as Aspects mean each was looked at again.
     await waitUntil(
       async () =>
         (await rosterReports(world.admin)) >= reports + 2 &&
-        (await reconcileCount(operator)) >= reconciled + 6,
+        (await world.operator.reconciles()) >= reconciled + 6,
       { ...WAIT, what: 'a resync and a reconcile of every Aspect' },
     );
     expect(double.writes({ namespace: NS })).toBe(before);
