@@ -22,7 +22,17 @@ const objectKey = (r: LoggedRequest) =>
 
 /** The gaps between consecutive timestamps. */
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
-const nonDecreasing = (values: number[]) => values.every((v, i) => i === 0 || v >= values[i - 1]!);
+/** The work queue's wait after the `n`th consecutive failure (operator/work-queue.ts). */
+const backoffMs = (n: number) => 500 * 2 ** (n - 1);
+
+/** The consecutive-failure counts the operator logged with each retry of `aspect` (NS/NAME). */
+const retriesLogged = (logs: string, aspect: string): number[] =>
+  logs
+    .split('\n')
+    .filter((line) => line.includes('"reconcile failed; retrying with backoff"'))
+    .map((line) => JSON.parse(line) as { aspect?: string; failures?: number })
+    .filter((entry) => entry.aspect === aspect)
+    .map((entry) => entry.failures ?? 0);
 
 describe('fault 13: the API server fails watches, lists and writes', () => {
   const world = useOperatorWorld('operator_fault13', { timeoutMs: TIMEOUT_MS });
@@ -81,15 +91,24 @@ describe('fault 13: the API server fails watches, lists and writes', () => {
       expect(throttled.map((r) => r.status)).toEqual([429, 429, 201]);
       for (const gap of gaps(throttled.map((r) => r.at))) expect(gap).toBeGreaterThanOrEqual(995);
 
-      // Backoff: the StatefulSet create failed four times; the gaps between its attempts never shrink.
+      // Backoff (B.72: non-decreasing retry gaps): the StatefulSet create failed four times. The
+      // operator logs each retry with its count of consecutive failures, and the queue waits 500 ms
+      // doubled per failure (work-queue.test.ts pins those gaps on a manual clock): counts that only
+      // climb are gaps that never shrink. On the wire only lower bounds follow from the code (a busy
+      // machine stretches any gap, so comparing two measured gaps could fail): from the second
+      // failure on, each attempt waits at least its backoff. The first retry may come sooner: the
+      // failure's own status write queues the Aspect again when the watch shows it (B.107).
       const attempts = log
         .filter((r) => r.namespace === 'failing' && r.kind === 'StatefulSet' && r.verb === 'create')
         .map((r) => r.at);
       expect(attempts).toHaveLength(5);
-      expect({ gaps: gaps(attempts), nonDecreasing: nonDecreasing(gaps(attempts)) }).toEqual({
-        gaps: gaps(attempts),
-        nonDecreasing: true,
-      });
+      const retries = retriesLogged(world.operator.process.logs(), 'failing/failing');
+      expect(retries.length).toBeGreaterThanOrEqual(4);
+      expect(retries).toEqual(retries.map((_, i) => i + 1)); // never reset while it kept failing
+      const waited = gaps(attempts).slice(1);
+      expect(waited.map((gap, i) => ({ gap, atLeastBackoff: gap >= backoffMs(i + 2) - 5 }))).toEqual(
+        waited.map((gap) => ({ gap, atLeastBackoff: true })),
+      );
       // One token minted however often the StatefulSet create failed (the Secret already held it).
       expect(await tokensFor(world.admin, 'failing')).toHaveLength(1);
     },
