@@ -10,19 +10,15 @@
  * no Aspect (the operator's own floor) and a bare Node importing `@kubernetes/client-node`.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
-import { aspectManifest, installAspectCrd } from '../testing/aspect-crd.js';
-import { kubeconfigFor, startKubeDouble } from '../testing/kube-double/index.js';
+import { aspectManifest } from '../testing/aspect-crd.js';
 import { names } from './lib/aspects.js';
 import {
   NOT_PER_ASPECT,
   simulateRegistrations,
+  startOperatorBench,
   startOperatorProcess,
   trackConvergence,
-  writeTokenFile,
   type OperatorProcess,
 } from './lib/operator-rig.js';
 import { type BenchOptions, type BenchResult, mb, times, yesNo } from './lib/report.js';
@@ -60,24 +56,7 @@ async function clientNodeAlone(): Promise<number> {
 
 export async function operatorFootprint(options: BenchOptions): Promise<BenchResult> {
   return withScope(async (scope) => {
-    const db = await scope.database('operator_footprint');
-    const { replicas, admin } = await scope.brokers(db, 1, { NEXUS_STALE_S: '3600' });
-    const broker = replicas[0] as (typeof replicas)[0];
-    const { token } = await admin.post<{ token: string }>('/v1/admin/tokens', {
-      kind: 'admin',
-      name: 'nexus-operator',
-    });
-    const work = await mkdtemp(path.join(tmpdir(), 'nexus-bench-operator-'));
-    scope.defer(() => rm(work, { recursive: true, force: true }));
-    // A short history: the double lives in this process, and no watch here needs a long replay.
-    const double = await startKubeDouble({ historyLimit: 2_000 });
-    scope.defer(() => double.stop());
-    installAspectCrd(double);
-    const base = {
-      kubeconfig: await kubeconfigFor(double, { dir: work }),
-      brokerUrl: broker.url,
-      tokenFile: await writeTokenFile(work, token),
-    };
+    const { brokerUrl, double, operator: base } = await startOperatorBench(scope, 'operator_footprint');
     const bare = await clientNodeAlone();
 
     // The operator's floor: leading, informers synced, nothing to reconcile.
@@ -92,7 +71,7 @@ export async function operatorFootprint(options: BenchOptions): Promise<BenchRes
       env: { OPERATOR_QPS: '1000', OPERATOR_BURST: '1000', RESYNC_S: '3600' },
     });
     scope.defer(() => filler.stop());
-    scope.defer(simulateRegistrations(double, broker.url, NAMESPACE));
+    scope.defer(simulateRegistrations(double, brokerUrl, NAMESPACE));
     const aspectNames = names('f', ASPECTS);
     double.log.clear();
     const start = performance.now();

@@ -10,18 +10,15 @@
  * creates go straight to the store), Events and the Lease excluded (B.64). Then a window with a
  * resync in it, after convergence: the operator reconciles every Aspect again and must write nothing.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { aspectManifest, installAspectCrd } from '../testing/aspect-crd.js';
-import { kubeconfigFor, startKubeDouble, type LoggedRequest } from '../testing/kube-double/index.js';
+import { aspectManifest } from '../testing/aspect-crd.js';
+import type { LoggedRequest } from '../testing/kube-double/index.js';
 import { names } from './lib/aspects.js';
 import {
   NOT_PER_ASPECT,
   simulateRegistrations,
+  startOperatorBench,
   startOperatorProcess,
   trackConvergence,
-  writeTokenFile,
 } from './lib/operator-rig.js';
 import { type BenchOptions, type BenchResult, ms, times, yesNo } from './lib/report.js';
 import { sleep, withScope } from './lib/setup.js';
@@ -57,29 +54,14 @@ function aspectOf(r: LoggedRequest, aspects: Set<string>): string | undefined {
 
 export async function operator(options: BenchOptions): Promise<BenchResult> {
   return withScope(async (scope) => {
-    const db = await scope.database('operator');
-    // Registrations are simulated once: no heartbeats follow, so the roster must not go stale.
-    const { replicas, admin } = await scope.brokers(db, 1, { NEXUS_STALE_S: '3600' });
-    const broker = replicas[0] as (typeof replicas)[0];
-    const { token } = await admin.post<{ token: string }>('/v1/admin/tokens', {
-      kind: 'admin',
-      name: 'nexus-operator',
-    });
-    const work = await mkdtemp(path.join(tmpdir(), 'nexus-bench-operator-'));
-    scope.defer(() => rm(work, { recursive: true, force: true }));
-    const double = await startKubeDouble({ historyLimit: 2_000 });
-    scope.defer(() => double.stop());
-    installAspectCrd(double);
-    const kubeconfig = await kubeconfigFor(double, { dir: work });
+    const { brokerUrl, double, operator: base } = await startOperatorBench(scope, 'operator');
     const operatorProcess = await startOperatorProcess({
-      kubeconfig,
-      brokerUrl: broker.url,
-      tokenFile: await writeTokenFile(work, token),
+      ...base,
       env: { OPERATOR_QPS: String(QPS), OPERATOR_BURST: '30', RESYNC_S: String(RESYNC_S) },
     });
     scope.defer(() => operatorProcess.stop());
     const registrations = { registered: 0, failed: 0 };
-    scope.defer(simulateRegistrations(double, broker.url, NAMESPACE, registrations));
+    scope.defer(simulateRegistrations(double, brokerUrl, NAMESPACE, registrations));
 
     const aspectNames = names('a', ASPECTS);
     double.log.clear();

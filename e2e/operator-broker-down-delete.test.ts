@@ -12,64 +12,40 @@ import { aspectManifest } from '../testing/aspect-crd.js';
 import { registerBody } from '../testing/aspects.js';
 import type { Obj } from '../testing/kube-double/index.js';
 import {
+  conditionOf,
+  eventsAbout,
   secretToken,
-  startOperatorCluster,
+  tokensFor,
+  useOperatorWorld,
   waitConverged,
-  type OperatorCluster,
-  type OperatorReplica,
-} from '../testing/operator-cluster.js';
+} from '../testing/operator-e2e.js';
 
 const NS = 'faults';
 const TIMEOUT_MS = 120_000;
 
-interface Condition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-}
-
 describe('fault 14: an Aspect deleted while the broker is down', () => {
-  let cluster: OperatorCluster;
-  let operator: OperatorReplica;
-
-  beforeAll(async () => {
-    cluster = await startOperatorCluster('operator_fault14');
-    operator = await cluster.startOperator('operator-0');
-    await operator.process.waitForLog('informers synced; reconciling', 30_000);
-  }, TIMEOUT_MS);
-  afterAll(async () => {
-    if (process.env.DEBUG_OPERATOR) process.stderr.write(operator?.process.logs() ?? '');
-    await cluster?.stop();
-  });
+  const world = useOperatorWorld('operator_fault14', { timeoutMs: TIMEOUT_MS });
 
   it(
     'holds the finalizer until the broker is back, then revokes the token, deregisters and releases',
     async () => {
-      const { double } = cluster;
+      const { double } = world;
       const name = 'stranded';
       const ref = { kind: 'Aspect', namespace: NS, name };
       double.put(aspectManifest(NS, name));
-      const { tokenId } = await waitConverged(cluster, NS, name);
+      const { tokenId } = await waitConverged(world, NS, name);
       // The pod registers with the token from its Secret (played here: pods do not run against the
       // double), so deregistering is a change to see.
       const pod = new BrokerClient({
-        url: cluster.broker.url,
-        token: secretToken(cluster, NS, name) as string,
+        url: world.broker.url,
+        token: secretToken(world, NS, name) as string,
       });
       await pod.post('/v1/aspects/register', registerBody(name, randomUUID()));
-      await cluster.admin.get(`/v1/aspects/${name}`);
+      await world.admin.get(`/v1/aspects/${name}`);
 
-      await cluster.stopBroker();
+      await world.stopBroker();
       double.delete(ref);
-      const heldEvent = () =>
-        double
-          .list({ kind: 'Event', namespace: NS })
-          .find(
-            (e) =>
-              (e.involvedObject as { name?: string } | undefined)?.name === name &&
-              e.reason === 'FinalizerHeld',
-          );
+      const heldEvent = () => eventsAbout(double, NS, name).find((e) => e.reason === 'FinalizerHeld');
       // Held through at least one retry with backoff, not just the first pass.
       await double.waitFor(() => ((heldEvent()?.count as number | undefined) ?? 0) >= 2, {
         timeoutMs: 30_000,
@@ -78,9 +54,7 @@ describe('fault 14: an Aspect deleted while the broker is down', () => {
       const held = double.get(ref);
       expect(held.metadata.deletionTimestamp).toBeDefined();
       expect(held.metadata.finalizers).toContain('nexus.dev/finalizer');
-      const ready = ((held.status as { conditions?: Condition[] } | undefined)?.conditions ?? []).find(
-        (c) => c.type === 'Ready',
-      );
+      const ready = conditionOf(held, 'Ready');
       expect({ status: ready?.status, reason: ready?.reason }).toEqual({
         status: 'False',
         reason: 'Deleting',
@@ -88,19 +62,19 @@ describe('fault 14: an Aspect deleted while the broker is down', () => {
       expect(ready?.message).toContain('waiting for the broker');
       expect(heldEvent()?.type).toBe('Warning');
 
-      await cluster.restartBroker();
+      await world.restartBroker();
       await double.waitFor(() => !double.find(ref), {
         timeoutMs: 60_000,
         what: 'the Aspect released and gone',
       });
 
-      const tokens = await cluster.tokens(name);
+      const tokens = await tokensFor(world.admin, name);
       expect(tokens.map((t) => t.id)).toContain(tokenId);
       expect(tokens.filter((t) => !t.revoked_at)).toEqual([]);
       // Deregistered: the roster says down, and the audit log has the operator's deregister.
-      const entry = await cluster.admin.get<{ status: string }>(`/v1/aspects/${name}`);
+      const entry = await world.admin.get<{ status: string }>(`/v1/aspects/${name}`);
       expect(entry.status).toBe('down');
-      const { entries } = await cluster.admin.get<{ entries: unknown[] }>('/v1/audit?limit=1000');
+      const { entries } = await world.admin.get<{ entries: unknown[] }>('/v1/audit?limit=1000');
       expect(
         entries.map((e) => JSON.stringify(e)).filter((e) => e.includes('aspect.deregister')),
       ).toHaveLength(1);

@@ -18,15 +18,12 @@ import { waitUntil } from '../testing/index.js';
 import {
   conditionOf,
   eventsAbout,
-  reconcileCount,
-  rosterReports,
   recordPodSpecs,
-  startOperatorProcess,
-  startOperatorWorld,
+  rosterReports,
   statusOf,
   tokensFor,
+  useOperatorWorld,
   type OperatorProcess,
-  type OperatorWorld,
 } from '../testing/operator-e2e.js';
 
 const NS = 'team';
@@ -40,9 +37,8 @@ const OWNED = (name: string): [string, string][] => [
 ];
 
 describe('nexus operator (a process) with specs the CRD did not stop, and pods that cannot run', () => {
-  let world: OperatorWorld;
+  const world = useOperatorWorld('operator_invalid', { controllers: ['statefulSets'], operator: false });
   let operator: OperatorProcess;
-  const stops: (() => void)[] = [];
   let podSpecs: ReturnType<typeof recordPodSpecs>;
 
   const find = (kind: string, name: string, namespace = NS) => world.double.find({ kind, namespace, name });
@@ -74,27 +70,23 @@ describe('nexus operator (a process) with specs the CRD did not stop, and pods t
     );
 
   beforeAll(async () => {
-    world = await startOperatorWorld('operator_invalid');
-    stops.push(world.double.controllers.statefulSets());
-    podSpecs = recordPodSpecs(world.double);
-    stops.push(podSpecs.stop);
-    // FRAME_NAMESPACES is left unset: frames are allowed only where the operator runs (B.94).
-    operator = await startOperatorProcess(world, { RESYNC_S: '2' });
-  }, 120_000);
-  afterAll(async () => {
-    await operator?.process.stop();
-    for (const stop of stops) stop();
-    await world?.stop();
-  });
-
-  it('reports a spec the runtime would refuse as Failed/InvalidSpec naming the field, writes nothing it would own, and recovers once fixed', async () => {
-    const { double, admin } = world;
-    double.put({
+    // swift's script, there before the operator lists ConfigMaps: put just before swift, the
+    // operator's ConfigMap watch may bring it after the Aspect's, and swift then waits for a missing
+    // ConfigMap (transient, B.107), writing its home meanwhile, instead of being refused.
+    world.double.put({
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'swift-script', namespace: NS },
       data: { 'script.json': '{"turns": "not a list"}' },
     });
+    podSpecs = recordPodSpecs(world.double);
+    world.defer(podSpecs.stop);
+    // FRAME_NAMESPACES is left unset: frames are allowed only where the operator runs (B.94).
+    operator = await world.startOperator({ env: { RESYNC_S: '2' } });
+  });
+
+  it('reports a spec the runtime would refuse as Failed/InvalidSpec naming the field, writes nothing it would own, and recovers once fixed', async () => {
+    const { double, admin } = world;
     const cases = [
       {
         // The CRD's CEL rule says exactly one source; nothing else in its schema does.
@@ -188,13 +180,12 @@ describe('nexus operator (a process) with specs the CRD did not stop, and pods t
       },
     );
     const before = double.writes({ namespace: NS });
-    const [reconciled, reports] = [await reconcileCount(operator), await rosterReports(world.admin)];
+    const [reconciled, reports] = [await operator.reconciles(), await rosterReports(world.admin)];
     // RESYNC_S=2 queues every Aspect again (Pending ones also requeue themselves every 2 s): two
     // more resync reports and as many reconciles as Aspects mean each was looked at again.
     await waitUntil(
       async () =>
-        (await rosterReports(world.admin)) >= reports + 2 &&
-        (await reconcileCount(operator)) >= reconciled + 6,
+        (await rosterReports(world.admin)) >= reports + 2 && (await operator.reconciles()) >= reconciled + 6,
       { ...WAIT, what: 'a resync and a reconcile of every Aspect' },
     );
     expect(double.writes({ namespace: NS })).toBe(before);

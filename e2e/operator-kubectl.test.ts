@@ -16,27 +16,15 @@
  * - `kubectl delete asp echo` returns once the operator's finalizer released it: the token revoked
  *   at the broker, the aspect deregistered, the home PVC kept without its owner reference.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { readdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import type { BrokerClient } from '../client/index.js';
-import { BrokerClient as Client } from '../client/index.js';
-import {
-  NEXUS_BIN,
-  adminClient,
-  createTestDatabase,
-  newAdminTokenValue,
-  registerBody,
-  startBrokerProcess,
-  type BrokerProcess,
-  type TestDatabase,
-} from '../testing/index.js';
-import { kubeconfigFor, startKubeDouble, type KubeDouble } from '../testing/kube-double/index.js';
+import { BrokerClient } from '../client/index.js';
+import { registerBody } from '../testing/index.js';
 import { runKubectl } from '../testing/kube-tools.js';
+import { conditionOf, statusOf, useOperatorWorld, type OperatorProcess } from '../testing/operator-e2e.js';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NS = 'default'; // the kubeconfig context's namespace: the samples name none
@@ -55,91 +43,48 @@ function columns(output: string): Map<string, Record<string, string>> {
   );
 }
 
-interface AspectStatusView {
-  phase?: string;
-  conditions?: { type: string; status: string; reason: string }[];
-}
-
 describe('kubectl against the operator', () => {
-  let db: TestDatabase;
-  let broker: BrokerProcess;
-  let admin: BrokerClient;
-  let adminToken: string;
-  let double: KubeDouble;
-  let work: string;
-  let kubeconfig: string;
-  let operator: ChildProcess;
-  let operatorOutput = '';
-  const stopControllers: (() => void)[] = [];
+  const world = useOperatorWorld('operator_kubectl', {
+    installCrd: false, // the test applies crds/ with kubectl
+    controllers: ['statefulSets', 'pvcBinder'],
+    // The test registers echo once, with no heartbeats after: keep it live for the test's length.
+    brokerEnv: { NEXUS_STALE_S: '3600' },
+    operator: false,
+  });
+  let operator: OperatorProcess;
 
   const kubectl = async (args: string[], input?: string) => {
-    const run = await runKubectl(args, { kubeconfig, input, timeoutMs: 60_000 });
+    const run = await runKubectl(args, { kubeconfig: world.kubeconfig, input, timeoutMs: 60_000 });
     if (run.code !== 0)
       throw new Error(
-        `kubectl ${args.join(' ')} exited ${run.code}: ${run.stderr}\n${operatorOutput.slice(-3000)}`,
+        `kubectl ${args.join(' ')} exited ${run.code}: ${run.stderr}\n${operator?.process.logs().slice(-3000)}`,
       );
     return run.stdout;
   };
-  const aspect = (name: string) => double.find({ kind: 'Aspect', namespace: NS, name });
-  const ready = (name: string) =>
-    (aspect(name)?.status as AspectStatusView | undefined)?.conditions?.find((c) => c.type === 'Ready');
+  const aspect = (name: string) => world.double.find({ kind: 'Aspect', namespace: NS, name });
+  const ready = (name: string) => conditionOf(aspect(name), 'Ready');
 
   beforeAll(async () => {
-    db = await createTestDatabase('operator_kubectl');
-    adminToken = newAdminTokenValue();
-    broker = await startBrokerProcess({
-      databaseUrl: db.url,
-      bootstrapToken: adminToken,
-      // The test registers echo once, with no heartbeats after: keep it live for the test's length.
-      env: { NEXUS_SECRET_KEY: randomBytes(32).toString('base64'), NEXUS_STALE_S: '3600' },
-    });
-    admin = adminClient(broker.url, adminToken);
+    const { admin, broker } = world;
     await admin.call('PUT', '/v1/credentials/anthropic', { value: 'sk-ant-test' });
     await admin.call('PUT', '/v1/credentials/github', { value: 'ghp-test' });
-    const { token } = await admin.post<{ token: string }>('/v1/admin/tokens', {
-      kind: 'admin',
-      name: 'nexus-operator',
-    });
-    double = await startKubeDouble();
-    stopControllers.push(double.controllers.statefulSets(), double.controllers.pvcBinder());
-    work = await mkdtemp(path.join(tmpdir(), 'nexus-kubectl-'));
-    kubeconfig = await kubeconfigFor(double, { dir: work });
-    await writeFile(path.join(work, 'token'), `${token}\n`, { mode: 0o600 });
-    operator = spawn(process.execPath, [NEXUS_BIN, 'operator', '--metrics-port', '0'], {
+    // As the chart runs it: its own admin token from a file, the broker reached at its own URL.
+    const { file } = await world.mintOperatorToken();
+    operator = await world.startOperator({
+      tokenFile: file,
+      until: 'started', // no CRD yet: it leads and syncs once kubectl applied it
       env: {
-        PATH: process.env.PATH ?? '',
-        HOME: work,
-        KUBECONFIG: kubeconfig,
-        RUNTIME_IMAGE: 'nexus-runtime:test',
         NEXUS_URL: 'http://nexus-broker.nexus-system:7888',
         OPERATOR_BROKER_URL: broker.url,
-        NEXUS_TOKEN_FILE: path.join(work, 'token'),
-        POD_NAME: 'nexus-operator-0',
-        POD_NAMESPACE: 'nexus-system',
         // The frame sample lands in the kubeconfig's namespace: the operator allows frames there (B.67).
         FRAME_NAMESPACES: NS,
         LEASE_DURATION_S: '5',
-        LOG_LEVEL: 'info',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    operator.stdout?.on('data', (d: Buffer) => (operatorOutput += d.toString()));
-    operator.stderr?.on('data', (d: Buffer) => (operatorOutput += d.toString()));
-  });
-  afterAll(async () => {
-    for (const stop of stopControllers) stop();
-    if (operator && operator.exitCode === null) {
-      const exited = new Promise((resolve) => operator.once('exit', resolve));
-      operator.kill('SIGTERM');
-      await exited;
-    }
-    await double?.stop();
-    await broker?.stop();
-    await db?.drop();
-    if (work) await rm(work, { recursive: true, force: true });
   });
 
   it('applies the CRD and every sample; kubectl get shows the printer columns the operator fills', async () => {
+    const { double, broker } = world;
     const crd = await kubectl(['apply', '--server-side', '-f', path.join(ROOT, 'crds')]);
     expect(crd).toContain(
       'customresourcedefinition.apiextensions.k8s.io/aspects.nexus.dev serverside-applied',
@@ -187,7 +132,7 @@ describe('kubectl against the operator', () => {
     double.markPodWaiting({ namespace: NS, name: 'wren-0' }, 'ImagePullBackOff', 'Back-off pulling image');
     const secret = double.get({ kind: 'Secret', namespace: NS, name: 'echo-token' });
     const echoToken = Buffer.from((secret.data as { token: string }).token, 'base64').toString('utf8');
-    await new Client({ url: broker.url, token: echoToken }).post(
+    await new BrokerClient({ url: broker.url, token: echoToken }).post(
       '/v1/aspects/register',
       registerBody('echo', randomUUID()),
     );
@@ -204,11 +149,7 @@ describe('kubectl against the operator', () => {
       await double.waitFor(
         () => {
           const r = ready(name);
-          return (
-            (aspect(name)?.status as AspectStatusView | undefined)?.phase === phase &&
-            r?.status === status &&
-            r.reason === reason
-          );
+          return statusOf(aspect(name)).phase === phase && r?.status === status && r.reason === reason;
         },
         {
           timeoutMs: 60_000,
@@ -244,7 +185,7 @@ describe('kubectl against the operator', () => {
       metadata: { name: 'typo' },
       spec: { contextMode: 'thread', provider: { kind: 'scripted' }, suspnd: true },
     });
-    const run = await runKubectl(['apply', '-f', '-'], { kubeconfig, input: typo });
+    const run = await runKubectl(['apply', '-f', '-'], { kubeconfig: world.kubeconfig, input: typo });
     expect(run.code).not.toBe(0);
     expect(run.stderr.trim()).toBe(
       'Error from server (BadRequest): error when creating "STDIN": Aspect in version "v1alpha1" cannot be handled as a Aspect: strict decoding error: unknown field "spec.suspnd"',
@@ -253,6 +194,7 @@ describe('kubectl against the operator', () => {
   });
 
   it('kubectl delete asp runs the finalizer: token revoked, deregistered, home kept', async () => {
+    const { double, admin } = world;
     const tokensOf = async (name: string) =>
       (
         await admin.get<{ tokens: { id: string; name?: string; revoked_at?: string | null }[] }>(
@@ -270,7 +212,9 @@ describe('kubectl against the operator', () => {
     expect(aspect('echo')).toBeUndefined();
     expect((await tokensOf('echo')).every((t) => t.revoked_at)).toBe(true);
     // Deregistered: a name is an identity, so the roster keeps echo, marked down (its mail kept).
-    expect(await admin.get<{ status: string }>('/v1/aspects/echo')).toMatchObject({ status: 'down' });
+    expect(await admin.get<{ status: string }>('/v1/aspects/echo')).toMatchObject({
+      status: 'down',
+    });
     const home = double.get({ kind: 'PersistentVolumeClaim', namespace: NS, name: 'echo-home' });
     expect((home.metadata.ownerReferences ?? []).some((o) => o.uid === uid)).toBe(false);
     // The owned objects went with it (garbage collection, synchronous in the double).

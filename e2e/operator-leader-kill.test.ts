@@ -12,11 +12,11 @@
 import {
   LEASE,
   ownedCounts,
-  startOperatorCluster,
+  tokensFor,
+  useOperatorWorld,
   waitConverged,
-  type OperatorCluster,
-  type OperatorReplica,
-} from '../testing/operator-cluster.js';
+  type OperatorProcess,
+} from '../testing/operator-e2e.js';
 import { aspectManifest } from '../testing/aspect-crd.js';
 import type { StoreEvent } from '../testing/kube-double/index.js';
 
@@ -26,13 +26,13 @@ const NS = 'faults';
 const TIMEOUT_MS = 120_000;
 
 describe('fault 12: the leading operator killed mid-reconcile', () => {
-  let cluster: OperatorCluster;
-  const alive = new Map<string, OperatorReplica>();
+  const world = useOperatorWorld('operator_fault12', { operator: false });
+  const alive = new Map<string, OperatorProcess>();
   let started = 0;
   const converged: string[] = [];
 
   const startReplica = async () => {
-    const replica = await cluster.startOperator(`operator-${started++}`);
+    const replica = await world.startOperator({ podName: `operator-${started++}`, until: 'started' });
     alive.set(replica.podName, replica);
     await replica.process.waitForLog('"msg":"standby"', 30_000);
     return replica;
@@ -41,9 +41,9 @@ describe('fault 12: the leading operator killed mid-reconcile', () => {
   /** The live replica holding the Lease, once there is one; with a ready standby beside it. */
   const leaderAndStandby = async () => {
     while (alive.size < 2) await startReplica();
-    const holder = await cluster.double.waitFor(
+    const holder = await world.double.waitFor(
       () => {
-        const h = cluster.leaseHolder();
+        const h = world.leaseHolder();
         return h && alive.has(h) ? h : undefined;
       },
       { timeoutMs: 30_000, what: 'a live replica holding the Lease' },
@@ -52,9 +52,9 @@ describe('fault 12: the leading operator killed mid-reconcile', () => {
   };
 
   /** SIGKILLs `replica` the moment the double stores a change matching `match`. */
-  const killOnChange = (replica: OperatorReplica, match: (e: StoreEvent) => boolean) =>
+  const killOnChange = (replica: OperatorProcess, match: (e: StoreEvent) => boolean) =>
     new Promise<void>((resolve) => {
-      const off = cluster.double.onChange((event) => {
+      const off = world.double.onChange((event) => {
         if (!match(event)) return;
         replica.process.child.kill('SIGKILL');
         off();
@@ -71,7 +71,7 @@ describe('fault 12: the leading operator killed mid-reconcile', () => {
   /** Kills the leader at the point `arm` sets up, then checks the standby converges alone. */
   const killAndConverge = async (
     name: string,
-    arm: (leader: OperatorReplica) => Promise<void>,
+    arm: (leader: OperatorProcess) => Promise<void>,
     trigger: () => void | Promise<void>,
   ) => {
     const leader = await leaderAndStandby();
@@ -81,16 +81,16 @@ describe('fault 12: the leading operator killed mid-reconcile', () => {
     await leader.process.exited();
     alive.delete(leader.podName);
 
-    const successor = await cluster.double.waitFor(
+    const successor = await world.double.waitFor(
       () => {
-        const h = cluster.leaseHolder();
+        const h = world.leaseHolder();
         return h && h !== leader.podName && alive.has(h) ? h : undefined;
       },
       { timeoutMs: 30_000, what: `a standby to take the Lease from ${leader.podName}` },
     );
     expect(successor).not.toBe(leader.podName);
-    const { tokenId, statefulSet } = await waitConverged(cluster, NS, name);
-    expect(ownedCounts(cluster.double, NS, name)).toEqual({
+    const { tokenId, statefulSet } = await waitConverged(world, NS, name);
+    expect(ownedCounts(world.double, NS, name)).toEqual({
       PersistentVolumeClaim: 1,
       Secret: 1,
       ConfigMap: 1,
@@ -99,18 +99,6 @@ describe('fault 12: the leading operator killed mid-reconcile', () => {
     expect(statefulSet.metadata.annotations?.['nexus.dev/token-id']).toBe(tokenId);
     if (!converged.includes(name)) converged.push(name);
   };
-
-  beforeAll(async () => {
-    cluster = await startOperatorCluster('operator_fault12');
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  });
-
-  afterEach(() => {
-    if (process.env.DEBUG_OPERATOR)
-      for (const r of alive.values()) process.stderr.write(`--- ${r.podName}\n${r.process.logs()}\n`);
-  });
 
   it(
     'the leader dies right after adding the finalizer',
@@ -124,7 +112,7 @@ describe('fault 12: the leading operator killed mid-reconcile', () => {
               is(e, 'Aspect', 'after-finalizer', 'MODIFIED') &&
               (e.object.metadata.finalizers ?? []).includes('nexus.dev/finalizer'),
           ),
-        () => void cluster.double.put(aspectManifest(NS, 'after-finalizer')),
+        () => void world.double.put(aspectManifest(NS, 'after-finalizer')),
       );
     },
     TIMEOUT_MS,
@@ -137,16 +125,16 @@ describe('fault 12: the leading operator killed mid-reconcile', () => {
       await killAndConverge(
         name,
         (leader) => {
-          cluster.double.faults.add({
+          world.double.faults.add({
             method: 'POST',
             path: new RegExp(`/namespaces/${NS}/secrets`),
             status: 500,
             times: 1,
           });
-          return cluster.double
+          return world.double
             .waitFor(
               () => {
-                const failed = cluster.double
+                const failed = world.double
                   .requests({ kind: 'Secret', verb: 'create', namespace: NS })
                   .some((r) => r.status === 500);
                 if (failed) leader.process.child.kill('SIGKILL');
@@ -156,10 +144,10 @@ describe('fault 12: the leading operator killed mid-reconcile', () => {
             )
             .then(() => undefined);
         },
-        () => void cluster.double.put(aspectManifest(NS, name)),
+        () => void world.double.put(aspectManifest(NS, name)),
       );
       // The token the dead leader minted is revoked: the one live token is the successor's.
-      const tokens = await cluster.tokens(name);
+      const tokens = await tokensFor(world.admin, name);
       expect(tokens.length).toBeGreaterThanOrEqual(2);
     },
     TIMEOUT_MS,
@@ -172,7 +160,7 @@ describe('fault 12: the leading operator killed mid-reconcile', () => {
       await killAndConverge(
         name,
         (leader) => killOnChange(leader, (e) => is(e, 'Secret', `${name}-token`, 'ADDED')),
-        () => void cluster.double.put(aspectManifest(NS, name)),
+        () => void world.double.put(aspectManifest(NS, name)),
       );
     },
     TIMEOUT_MS,
@@ -185,10 +173,10 @@ describe('fault 12: the leading operator killed mid-reconcile', () => {
       await killAndConverge(
         name,
         (leader) => killOnChange(leader, (e) => is(e, 'StatefulSet', name, 'ADDED')),
-        () => void cluster.double.put(aspectManifest(NS, name)),
+        () => void world.double.put(aspectManifest(NS, name)),
       );
       // The token recorded before the kill is kept: nothing needed a second mint.
-      const tokens = await cluster.tokens(name);
+      const tokens = await tokensFor(world.admin, name);
       expect(tokens.filter((t) => t.name === `operator:${NS}/${name}`)).toHaveLength(1);
     },
     TIMEOUT_MS,
@@ -198,12 +186,12 @@ describe('fault 12: the leading operator killed mid-reconcile', () => {
     'the leader dies mid-rotation, after writing the new token into the Secret',
     async () => {
       const name = 'after-finalizer'; // converged above
-      const before = await waitConverged(cluster, NS, name);
+      const before = await waitConverged(world, NS, name);
       await killAndConverge(
         name,
         (leader) => killOnChange(leader, (e) => is(e, 'Secret', `${name}-token`, 'MODIFIED')),
         // A revoked token makes the leader rotate: mint, write the Secret, record, revoke the rest.
-        () => cluster.admin.call('DELETE', `/v1/admin/tokens/${before.tokenId}`).then(() => undefined),
+        () => world.admin.call('DELETE', `/v1/admin/tokens/${before.tokenId}`).then(() => undefined),
       );
     },
     TIMEOUT_MS,
@@ -212,9 +200,9 @@ describe('fault 12: the leading operator killed mid-reconcile', () => {
   it(
     'leaves every Aspect converged alone: one live token each, one Lease holder',
     async () => {
-      for (const name of converged) await waitConverged(cluster, NS, name);
-      expect(cluster.double.list({ kind: 'Lease', namespace: LEASE.namespace })).toHaveLength(1);
-      expect(alive.has(cluster.leaseHolder() ?? '')).toBe(true);
+      for (const name of converged) await waitConverged(world, NS, name);
+      expect(world.double.list({ kind: 'Lease', namespace: LEASE.namespace })).toHaveLength(1);
+      expect(alive.has(world.leaseHolder() ?? '')).toBe(true);
     },
     TIMEOUT_MS,
   );

@@ -21,16 +21,12 @@ import { createKubelet, type Kubelet } from '../testing/kubelet.js';
 import {
   conditionOf,
   grantsOf,
-  reconcileCount,
-  rosterReports,
   recordPodSpecs,
+  rosterReports,
   rosterStatus,
-  startOperatorProcess,
-  startOperatorWorld,
   statusOf,
   tokensFor,
-  type OperatorProcess,
-  type OperatorWorld,
+  useOperatorWorld,
 } from '../testing/operator-e2e.js';
 
 const NS = 'team';
@@ -61,11 +57,12 @@ type PodSpec = {
 };
 
 describe('an Aspect through nexus operator (a process), a real broker and the API double', () => {
-  let world: OperatorWorld;
-  let operator: OperatorProcess;
+  const world = useOperatorWorld('operator_lifecycle', {
+    controllers: ['statefulSets', 'pvcBinder'],
+    operator: { env: { RESYNC_S: '2', ASPECT_POD_DEFAULTS: JSON.stringify(POD_DEFAULTS) } },
+  });
   let kubelet: Kubelet;
   let pod: NexusProcess | null = null;
-  const stops: (() => void)[] = [];
   let podSpecs: ReturnType<typeof recordPodSpecs>;
 
   const ref = (kind: string, name: string) => ({ kind, namespace: NS, name });
@@ -93,26 +90,17 @@ describe('an Aspect through nexus operator (a process), a real broker and the AP
     await pod?.stop();
     pod = null;
   };
-  const reconciles = () => reconcileCount(operator);
+  const reconciles = () => world.operator.reconciles();
 
   beforeAll(async () => {
-    world = await startOperatorWorld('operator_lifecycle');
     await world.admin.call('PUT', '/v1/credentials/anthropic', { value: 'sk-test' });
-    stops.push(world.double.controllers.statefulSets(), world.double.controllers.pvcBinder());
     podSpecs = recordPodSpecs(world.double);
-    stops.push(podSpecs.stop);
     kubelet = await createKubelet();
-    operator = await startOperatorProcess(world, {
-      RESYNC_S: '2',
-      ASPECT_POD_DEFAULTS: JSON.stringify(POD_DEFAULTS),
+    world.defer(async () => {
+      await pod?.kill();
+      podSpecs.stop();
+      await kubelet.cleanup();
     });
-  }, 120_000);
-  afterAll(async () => {
-    await pod?.kill();
-    await operator?.process.stop();
-    for (const stop of stops) stop();
-    await kubelet?.cleanup();
-    await world?.stop();
   });
 
   it('makes an applied Aspect its owned objects and grant; the pod it describes registers and is Ready', async () => {
@@ -155,7 +143,7 @@ describe('an Aspect through nexus operator (a process), a real broker and the AP
     expect(template.spec.containers[0]?.env).toContainEqual({ name: 'TZ', value: 'UTC' });
 
     // B.95: the grant is the operator's, under the name of the token it runs with.
-    const tokenName = /"operatorToken":"([^"]+)"/.exec(operator.process.logs())?.[1];
+    const tokenName = /"operatorToken":"([^"]+)"/.exec(world.operator.process.logs())?.[1];
     expect(tokenName).toBe('bootstrap');
     await waitUntil(
       async () =>

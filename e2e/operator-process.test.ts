@@ -4,86 +4,37 @@
  * metrics, reconciles, and on SIGTERM releases the Lease and exits 0. Bad settings are one line
  * and exit 2.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { aspectManifest, installAspectCrd } from '../testing/aspect-crd.js';
-import {
-  NEXUS_BIN,
-  adminClient,
-  createTestDatabase,
-  runNexus,
-  scrapeMetrics,
-  startInProcessBroker,
-  waitUntil,
-  type TestDatabase,
-} from '../testing/index.js';
-import { kubeconfigFor, startKubeDouble, type KubeDouble } from '../testing/kube-double/index.js';
+import { aspectManifest } from '../testing/aspect-crd.js';
+import { runNexus, scrapeMetrics, waitUntil } from '../testing/index.js';
+import { useOperatorWorld } from '../testing/operator-e2e.js';
 
 describe('nexus operator', () => {
-  let db: TestDatabase;
-  let broker: Awaited<ReturnType<typeof startInProcessBroker>>;
-  let double: KubeDouble;
-  let work: string;
-  let env: Record<string, string>;
+  const world = useOperatorWorld('operator_process', { operator: false });
   let operatorToken: string;
+  /** As the chart runs it: its own admin token from a file, the broker reached at its own URL. */
+  let options: { tokenFile: string; env: Record<string, string> };
 
   beforeAll(async () => {
-    db = await createTestDatabase('operator_process');
-    broker = await startInProcessBroker({
-      databaseUrl: db.url,
-      env: { NEXUS_SECRET_KEY: randomBytes(32).toString('base64') },
-    });
-    const { token } = await adminClient(broker.url, broker.adminToken).post<{ token: string }>(
-      '/v1/admin/tokens',
-      { kind: 'admin', name: 'nexus-operator' },
-    );
-    double = await startKubeDouble();
-    installAspectCrd(double);
-    work = await mkdtemp(path.join(tmpdir(), 'nexus-operator-'));
+    const { token, file } = await world.mintOperatorToken();
     operatorToken = token;
-    await writeFile(path.join(work, 'token'), `${token}\n`, { mode: 0o600 });
-    env = {
-      PATH: process.env.PATH ?? '',
-      HOME: work,
-      KUBECONFIG: await kubeconfigFor(double, { dir: work }),
-      RUNTIME_IMAGE: 'nexus-runtime:test',
+    options = {
+      tokenFile: file,
       // The URL given to pods does not resolve here; the operator reaches the broker by its own.
-      NEXUS_URL: 'http://nexus-broker.nexus-system:7888',
-      OPERATOR_BROKER_URL: broker.url,
-      NEXUS_TOKEN_FILE: path.join(work, 'token'),
-      POD_NAME: 'nexus-operator-0',
-      POD_NAMESPACE: 'nexus-system',
-      LEASE_DURATION_S: '2',
-      LOG_LEVEL: 'info',
+      env: {
+        NEXUS_URL: 'http://nexus-broker.nexus-system:7888',
+        OPERATOR_BROKER_URL: world.broker.url,
+      },
     };
-  });
-  afterAll(async () => {
-    await double?.stop();
-    await broker?.stop();
-    await db?.drop();
-    if (work) await rm(work, { recursive: true, force: true });
   });
 
   it('leads, serves probes and metrics, reconciles, and releases its Lease on SIGTERM', async () => {
-    const child: ChildProcess = spawn(process.execPath, [NEXUS_BIN, 'operator', '--metrics-port', 'auto'], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { double } = world;
+    const operator = await world.startOperator({ ...options, until: 'started' });
     try {
-      const { value: metricsUrl } = await waitUntil(() => /"metricsUrl":"([^"]+)"/.exec(output)?.[1], {
-        timeoutMs: 30_000,
-        what: 'the operator to log its metrics URL',
-      });
+      const { metricsUrl } = operator;
       const base = metricsUrl.replace(/\/metrics$/, '');
-      const lease = () => double.find({ kind: 'Lease', namespace: 'nexus-system', name: 'nexus-operator' });
-      const holder = () => (lease()?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
+      const holder = () => world.leaseHolder();
       await double.waitFor(() => holder() === 'nexus-operator-0', {
         timeoutMs: 30_000,
         what: 'the Lease held',
@@ -100,17 +51,18 @@ describe('nexus operator', () => {
       });
       const metrics = await scrapeMetrics(metricsUrl);
       expect(metrics.sample('nexus_operator_leader')).toBe(1);
-      expect(output).not.toContain(operatorToken); // logs never carry the token
+      expect(operator.process.logs()).not.toContain(operatorToken); // logs never carry the token
 
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await operator.process.stop()).toBe(0); // SIGTERM
       expect(holder()).toBe('');
     } finally {
-      child.kill('SIGKILL');
+      await operator.process.kill();
     }
   });
 
   it('refuses bad settings with one line and exit 2', async () => {
+    const { work } = world;
+    const env = world.operatorEnv(options);
     const cases: [Record<string, string>, string][] = [
       [{ RUNTIME_IMAGE: '' }, 'nexus: operator: RUNTIME_IMAGE is required'],
       [

@@ -10,14 +10,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BrokerClient } from '../../client/index.js';
 import { ASPECT_LABEL, TOKEN_ID_ANNOTATION, objectNames } from '../../operator/types.js';
 import { NEXUS_BIN, registerBody, scrapeMetrics, type Scrape } from '../../testing/index.js';
 import type { KubeDouble, Obj } from '../../testing/kube-double/index.js';
-import { rssMb } from './setup.js';
+import { startAspectApi, writeTokenFile } from '../../testing/operator-e2e.js';
+import { rssMb, type Scope } from './setup.js';
 
 const GC_PRELOAD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'gc-signal.mjs');
 
@@ -139,11 +141,33 @@ export async function startOperatorProcess(options: OperatorProcessOptions): Pro
   };
 }
 
-/** Writes the operator's admin token where NEXUS_TOKEN_FILE will name it. */
-export async function writeTokenFile(dir: string, token: string): Promise<string> {
-  const file = path.join(dir, 'operator-token');
-  await writeFile(file, `${token}\n`, { mode: 0o600 });
-  return file;
+/**
+ * What both operator benchmarks start from, closed with `scope`: a broker on its own database, an
+ * admin token `nexus-operator` in a token file, and the API double serving Aspects (a short
+ * history: it lives in this process, and no watch here needs a long replay). `operator` is what
+ * `startOperatorProcess` needs besides its settings.
+ */
+export async function startOperatorBench(
+  scope: Scope,
+  label: string,
+): Promise<{ brokerUrl: string; double: KubeDouble; operator: Omit<OperatorProcessOptions, 'env'> }> {
+  const db = await scope.database(label);
+  // Registrations are simulated once: no heartbeats follow, so the roster must not go stale.
+  const { replicas, admin } = await scope.brokers(db, 1, { NEXUS_STALE_S: '3600' });
+  const brokerUrl = (replicas[0] as (typeof replicas)[0]).url;
+  const { token } = await admin.post<{ token: string }>('/v1/admin/tokens', {
+    kind: 'admin',
+    name: 'nexus-operator',
+  });
+  const work = await mkdtemp(path.join(tmpdir(), 'nexus-bench-operator-'));
+  scope.defer(() => rm(work, { recursive: true, force: true }));
+  const { double, kubeconfig } = await startAspectApi(work, { historyLimit: 2_000 });
+  scope.defer(() => double.stop());
+  return {
+    brokerUrl,
+    double,
+    operator: { kubeconfig, brokerUrl, tokenFile: await writeTokenFile(work, token) },
+  };
 }
 
 /**
