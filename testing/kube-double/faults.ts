@@ -1,7 +1,8 @@
 /**
  * Fault injection: a test adds a rule and the next matching requests answer with that error
  * Status instead of being served (429 carries Retry-After, as the real server's priority and
- * fairness does).
+ * fairness does), or hang: never answered, as a stuck API server or a black-holed connection, until
+ * the client gives up or the double stops.
  */
 import { KubeError } from './errors.js';
 
@@ -12,7 +13,11 @@ export interface FaultRule {
   path?: RegExp;
   /** Only watch requests (true) or only non-watch requests (false); both when absent. */
   watch?: boolean;
-  status: 409 | 410 | 422 | 429 | 500 | 503;
+  /** Matched against the request body (a PUT of one writer's Lease, say); any when absent. */
+  body?: RegExp;
+  /** Never answer the request (`status` is then ignored). */
+  hang?: boolean;
+  status?: 409 | 410 | 422 | 429 | 500 | 503;
   /** How many matching requests fail (default 1). */
   times?: number;
   retryAfterS?: number;
@@ -61,20 +66,22 @@ export class Faults {
     this.rules.length = 0;
   }
 
-  /** The error for this request, consuming one use of the first matching rule. */
-  take(method: string, pathWithQuery: string, watch: boolean): KubeError | undefined {
+  /** The error for this request (or `hang`), consuming one use of the first matching rule. */
+  take(method: string, pathWithQuery: string, watch: boolean, body = ''): KubeError | 'hang' | undefined {
     const entry = this.rules.find(
       ({ rule, remaining }) =>
         remaining > 0 &&
         (!rule.method || rule.method.toUpperCase() === method) &&
         (!rule.path || rule.path.test(pathWithQuery)) &&
-        (rule.watch === undefined || rule.watch === watch),
+        (rule.watch === undefined || rule.watch === watch) &&
+        (!rule.body || rule.body.test(body)),
     );
     if (!entry) return undefined;
     entry.remaining--;
     entry.hits++;
     if (entry.remaining === 0) entry.remove();
-    const { status, retryAfterS, message } = entry.rule;
+    const { status = 500, retryAfterS, message, hang } = entry.rule;
+    if (hang) return 'hang';
     const details = status === 429 ? { retryAfterSeconds: retryAfterS ?? 1 } : undefined;
     return new KubeError(status, message ?? defaultMessage[status] ?? 'injected fault', undefined, details);
   }

@@ -5,6 +5,7 @@ import {
   setHeaderOptions,
   type ApiException,
 } from '@kubernetes/client-node';
+import { waitUntil } from '../wait.js';
 import { kubeConfigFor, startKubeDouble, type KubeDouble, type Obj } from './index.js';
 
 let double: KubeDouble;
@@ -119,6 +120,25 @@ describe('faults and validation seen by the real client', () => {
     expect(broken).toMatchObject({ code: 500, body: { reason: 'InternalError' } });
     expect((await core.listNamespacedConfigMap({ namespace: 'ns' })).items).toEqual([]);
     expect(double.requests({ kind: 'ConfigMap' }).map((r) => r.status)).toEqual([409, 429, 500, 200]);
+  });
+
+  it('a hang fault, matched by body, leaves that request unanswered until the client gives up', async () => {
+    double.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns' } });
+    const fault = double.faults.add({ method: 'POST', body: /"held"/, hang: true });
+    const post = (name: string, signal?: AbortSignal) =>
+      fetch(`${double.url}/api/v1/namespaces/ns/configmaps`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${double.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name } }),
+        ...(signal ? { signal } : {}),
+      });
+    const giveUp = new AbortController();
+    const held = post('held', giveUp.signal);
+    await waitUntil(() => fault.hits === 1, { timeoutMs: 10_000, what: 'the held request to arrive' });
+    expect((await post('free')).status).toBe(201); // other requests are served meanwhile
+    giveUp.abort();
+    await expect(held).rejects.toThrow();
+    expect(double.find({ kind: 'ConfigMap', namespace: 'ns', name: 'held' })).toBeUndefined();
   });
 
   it('a validate hook makes the API answer 422 Invalid with its message', async () => {

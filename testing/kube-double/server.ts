@@ -162,7 +162,8 @@ async function handle(
     if (ctx.token !== undefined && auth !== undefined && auth !== `Bearer ${ctx.token}`) {
       throw new KubeError(401, "Unauthorized: not the bearer token of the double's kubeconfig", 'Unknown');
     }
-    const fault = ctx.faults.take(method, url.pathname + url.search, r ? isWatch(r.query) : false);
+    const fault = ctx.faults.take(method, url.pathname + url.search, r ? isWatch(r.query) : false, body);
+    if (fault === 'hang') return; // left open: the client's timeout or the double's stop ends it
     if (fault) throw fault;
     if (routed.answer) {
       entry.status = 200;
