@@ -27,7 +27,7 @@ import { OperatorBrokerClient } from './broker-client.js';
 import { Controller, type ReconcileFn } from './controller.js';
 import { KubeClient, loadKubeConfig } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
-import { LEASE_NAME, LeaderElector } from './kube/leader.js';
+import { LEASE_NAME, LeaderElector, leaseClientOptions } from './kube/leader.js';
 import { TokenBucket } from './kube/rate-limiter.js';
 import { ApiKubeWriter } from './kube/writer.js';
 import { createOperatorMetrics, type OperatorMetrics } from './metrics.js';
@@ -84,7 +84,7 @@ export async function runOperator(
   let identifyTimer: NodeJS.Timeout | null = null;
 
   const elector = new LeaderElector({
-    kube: new KubeClient({ kubeConfig, onRequest }),
+    kube: new KubeClient({ kubeConfig, onRequest, ...leaseClientOptions(settings.leaseDurationS) }),
     namespace: settings.podNamespace,
     identity: settings.podName,
     leaseDurationS: settings.leaseDurationS,

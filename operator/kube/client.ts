@@ -54,7 +54,10 @@ export interface KubeClientOptions {
   limiter?: TokenBucket;
   /** Called once per request with its verb and the HTTP status, or `error` when none came. */
   onRequest?: (verb: KubeVerb, code: string) => void;
+  /** Per request (default 30 s). */
   timeoutMs?: number;
+  /** Retries of an answer with Retry-After (default 3); 0 for a caller with a deadline of its own. */
+  retryAfterAttempts?: number;
 }
 
 /**
@@ -100,8 +103,8 @@ export class KubeClient {
     for (let attempt = 1; ; attempt++) {
       const { status, body, retryAfterS } = await this.send(verb, path, request);
       if (status < 400) return body as T;
-      if (retryAfterS === undefined || attempt > MAX_RETRY_AFTER_ATTEMPTS)
-        throw errorOf(status, body, `${verb} ${path}`);
+      const attempts = this.options.retryAfterAttempts ?? MAX_RETRY_AFTER_ATTEMPTS;
+      if (retryAfterS === undefined || attempt > attempts) throw errorOf(status, body, `${verb} ${path}`);
       try {
         await sleep(retryAfterS * 1000, undefined, { signal: this.stopping.signal });
       } catch {

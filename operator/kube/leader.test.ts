@@ -7,7 +7,7 @@ import { createLogger } from '../../platform/index.js';
 import { kubeConfigFor, startKubeDouble, type KubeDouble } from '../../testing/kube-double/index.js';
 import { waitUntil } from '../../testing/wait.js';
 import { KubeClient } from './client.js';
-import { LEASE_NAME, LeaderElector, microTime } from './leader.js';
+import { LEASE_NAME, LeaderElector, leaseClientOptions, microTime } from './leader.js';
 
 const logger = createLogger({ name: 'leader-test', level: 'silent' });
 
@@ -20,6 +20,8 @@ interface Candidate {
 describe('leader election on a coordination.k8s.io Lease', () => {
   let double: KubeDouble;
   const candidates: Candidate[] = [];
+  /** Every candidate's starts and stops, in the order they happened. */
+  const events: string[] = [];
 
   beforeEach(async () => {
     double = await startKubeDouble();
@@ -27,19 +29,24 @@ describe('leader election on a coordination.k8s.io Lease', () => {
   afterEach(async () => {
     await Promise.all(candidates.splice(0).map((c) => c.elector.stop()));
     await double.stop();
+    events.length = 0;
   });
 
   const candidate = (identity: string, leaseDurationS = 1): Candidate => {
-    const kube = new KubeClient({ kubeConfig: kubeConfigFor(double) });
+    const kube = new KubeClient({ kubeConfig: kubeConfigFor(double), ...leaseClientOptions(leaseDurationS) });
     const log: string[] = [];
+    const note = (what: string) => {
+      log.push(what);
+      events.push(`${identity} ${what}`);
+    };
     const elector = new LeaderElector({
       kube,
       namespace: 'nexus-system',
       identity,
       leaseDurationS,
       logger,
-      onStartedLeading: () => log.push('started'),
-      onStoppedLeading: () => log.push('stopped'),
+      onStartedLeading: () => note('started'),
+      onStoppedLeading: () => note('stopped'),
     });
     const c = { elector, kube, log };
     candidates.push(c);
@@ -88,6 +95,29 @@ describe('leader election on a coordination.k8s.io Lease', () => {
     // Taken from nobody: had b waited for a's Lease to expire, it would count a transition from a.
     expect(lease()?.spec).toMatchObject({ leaseTransitions: 0 });
     expect(a.log).toEqual(['started']); // a stop is not a loss
+  });
+
+  it('stops leading by its own deadline while a renewal hangs, before a standby takes over', async () => {
+    const a = candidate('operator-a', 3);
+    a.elector.start();
+    await until(() => a.elector.leading, 'a to lead');
+    const b = candidate('operator-b', 3);
+    const gets = double.requests({ kind: 'Lease', method: 'GET' }).length;
+    b.elector.start();
+    await until(() => double.requests({ kind: 'Lease', method: 'GET' }).length > gets, 'b to look once');
+    // The API server holds every renewal a sends (a stuck connection); b's requests are served.
+    const held = double.faults.add({
+      method: 'PUT',
+      path: /\/leases\//,
+      body: /"holderIdentity":"operator-a"/,
+      hang: true,
+      times: 1_000,
+    });
+    await until(() => held.hits > 0, 'a renewal to hang');
+    await until(() => b.elector.leading, 'b to take the Lease a no longer renews');
+    // Never two leaders: a gave up before b took over.
+    expect(events).toEqual(['operator-a started', 'operator-a stopped', 'operator-b started']);
+    expect(holder()).toBe('operator-b');
   });
 
   it('stops leading at once when a renewal is refused 409 (another replica wrote the Lease)', async () => {

@@ -12,6 +12,11 @@
  * node's timestamps with ours (clock skew). The leader renews every third of the lease duration.
  * Lease requests use their own client, unlimited: a queue of reconcile writes must not delay a
  * renewal past the lease.
+ *
+ * The leader stops by its own deadline, not by a request's failure: 2/3 of the lease after the last
+ * successful renewal was *sent* (a standby counts the lease from when it saw that renewal, which is
+ * later), a timer calls it lost even while a renewal hangs. A standby takes over only a full lease
+ * after it last saw a change, so the old leader has stopped by then (ADR 0014).
  */
 import type { Logger } from '../../platform/index.js';
 import { realClock, type Clock } from '../clock.js';
@@ -21,6 +26,15 @@ import { isConflict, isNotFound } from './errors.js';
 import { collectionPath, objectPath } from './resources.js';
 
 export const LEASE_NAME = 'nexus-operator';
+
+/**
+ * The options of the elector's own `KubeClient`: a request may not outlast a renew period, and a
+ * Retry-After is not waited for (the next round comes sooner than any server-given wait).
+ */
+export const leaseClientOptions = (leaseDurationS: number) => ({
+  timeoutMs: Math.max(1, Math.floor((leaseDurationS * 1000) / 3)),
+  retryAfterAttempts: 0,
+});
 
 export interface LeaderElectorOptions {
   kube: KubeClient;
@@ -50,11 +64,12 @@ export const microTime = (date: Date): string => date.toISOString().replace(/\.(
 export class LeaderElector {
   private state: 'candidate' | 'leading' | 'stopped' = 'candidate';
   private timer: { cancel(): void } | null = null;
+  /** While leading: fires 2/3 of the lease after the last successful renewal was sent. */
+  private deadline: { cancel(): void } | null = null;
   private readonly clock: Clock;
   private readonly name: string;
   /** The last Lease seen, and when (local clock) its holder or renewTime last changed. */
   private observed: { key: string; at: number } | null = null;
-  private lastRenew = 0;
   private current: Lease | null = null;
   private round: Promise<void> = Promise.resolve();
 
@@ -79,6 +94,7 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.state = 'stopped';
     this.timer?.cancel();
+    this.deadline?.cancel();
     await this.round;
     // Held, or won by a round that was under way when stop came.
     if (this.current) await this.release(this.current);
@@ -93,13 +109,14 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<void> {
     const now = new Date();
+    const sentAt = this.clock.now();
     let lease: Lease | null;
     try {
       lease = await this.read();
       if (this.state === 'stopped') return;
       if (!lease) {
         this.current = await this.write(null, now);
-        return this.won();
+        return this.won(sentAt);
       }
       const spec = lease.spec ?? {};
       this.note(spec);
@@ -109,22 +126,31 @@ export class LeaderElector {
         return;
       }
       this.current = await this.write(lease, now);
-      return this.won();
+      return this.won(sentAt);
     } catch (err) {
       if (this.state === 'stopped') return;
       if (isConflict(err)) {
         if (this.state === 'leading') return this.lost('another replica wrote the Lease (409)');
         return; // lost the race for it; try again next round
       }
+      // The deadline timer stops a leader that cannot renew in time.
       this.options.logger.warn({ err: String(err) }, 'could not read or write the operator Lease');
-      // Without a renewal for 2/3 of the lease, another replica may take it soon: stop first.
-      if (this.state === 'leading' && this.clock.now() - this.lastRenew > 2 * this.periodMs)
-        this.lost('the Lease could not be renewed in time');
     }
   }
 
-  private won(): void {
-    this.lastRenew = this.clock.now();
+  /** A write sent at `sentAt` succeeded: lead (or keep leading) until sentAt + 2/3 lease. */
+  private won(sentAt: number): void {
+    if (this.state === 'stopped') return;
+    const left = sentAt + 2 * this.periodMs - this.clock.now();
+    // So slow that a standby may already count the lease as expired: do not (re)start on it.
+    if (left <= 0) {
+      if (this.state === 'leading') this.lost('the Lease renewal came back too late');
+      return;
+    }
+    this.deadline?.cancel();
+    this.deadline = this.clock.setTimer(() => {
+      if (this.state === 'leading') this.lost('the Lease could not be renewed in time');
+    }, left);
     if (this.state !== 'candidate') return;
     this.state = 'leading';
     this.options.logger.info({ lease: `${this.options.namespace}/${this.name}` }, 'leading');
@@ -134,6 +160,8 @@ export class LeaderElector {
   private lost(why: string): void {
     this.state = 'candidate';
     this.current = null;
+    this.deadline?.cancel();
+    this.deadline = null;
     this.options.logger.warn({ why }, 'lost the operator Lease');
     this.options.onStoppedLeading();
   }
