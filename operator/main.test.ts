@@ -166,6 +166,40 @@ describe('runOperator in-process', () => {
     await until(() => seen.includes('wren:present'), 'a reconcile seeing the ConfigMap');
   });
 
+  it('starts a regained term only after the lost one has stopped; a lost term writes nothing to the broker', async () => {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const calls: string[] = [];
+    let lateMint: string | undefined;
+    const a = await start('operator-a', async (o, deps) => {
+      calls.push(o.aspect.metadata.name);
+      if (calls.length === 1) {
+        await released; // a reconcile still running when the Lease is lost
+        lateMint = await deps.broker.mintAspectToken('wren', 'late', false).then(
+          () => 'minted',
+          (err: Error) => err.name,
+        );
+      }
+      return {};
+    });
+    await until(() => a.leading && a.ready().ready, 'a to lead, synced');
+    double.put(aspectManifest('team', 'wren'));
+    await until(() => calls.length === 1, 'the first reconcile to start');
+    double.faults.add({ method: 'PUT', path: /\/leases\//, status: 409 });
+    await until(() => !a.leading, 'a to lose the Lease');
+    await until(() => a.leading, 'a to win it back');
+    const renewals = double.requests({ kind: 'Lease', method: 'PUT' }).length;
+    await until(
+      () => double.requests({ kind: 'Lease', method: 'PUT' }).length >= renewals + 2,
+      'two more renewals',
+    );
+    expect(calls).toEqual(['wren']); // the new term waits for the old term's reconcile
+    expect(a.ready().ready).toBe(false);
+    release();
+    await until(() => calls.length >= 2, 'the new term to reconcile wren');
+    expect(lateMint).toBe('TermEnded');
+  });
+
   it('runs one leader of two; the standby is ready, and takes over when the leader stops', async () => {
     const calls: string[] = [];
     const record = (who: string) => async (o: Observed) => {

@@ -8,7 +8,9 @@
  * released so a standby takes over at once).
  *
  * Each leadership term builds its own Kubernetes clients, informers and queue, so nothing of a
- * lost term (a cache, a backoff, a write in flight) leaks into the next.
+ * lost term (a cache, a backoff, a write in flight) leaks into the next. A term regained starts
+ * only once the lost one has stopped (its reconciles ended), and a lost term's broker writes are
+ * refused (term-broker.ts): one Aspect is never reconciled by two terms at once.
  *
  * `/readyz` is 200 in standby (nothing to wait for) and, while leading, once the informers have
  * listed; 503 while identifying.
@@ -31,6 +33,7 @@ import { LEASE_NAME, LeaderElector, leaseClientOptions } from './kube/leader.js'
 import { TokenBucket } from './kube/rate-limiter.js';
 import { ApiKubeWriter } from './kube/writer.js';
 import { createOperatorMetrics, type OperatorMetrics } from './metrics.js';
+import { termBroker } from './term-broker.js';
 import type { OperatorSettings } from './types.js';
 
 export interface OperatorOptions {
@@ -81,6 +84,10 @@ export async function runOperator(
   let state: 'identifying' | 'standby' | 'leading' | 'stopped' = 'identifying';
   let operatorTokenName: string | undefined;
   let term: Term | null = null;
+  /** Counts leadership changes: a term waiting for the last one to stop starts only if still current. */
+  let leadership = 0;
+  /** Resolves once every lost term has stopped. */
+  let stopped: Promise<void> = Promise.resolve();
   let identifyTimer: NodeJS.Timeout | null = null;
 
   const elector = new LeaderElector({
@@ -93,20 +100,31 @@ export async function runOperator(
       if (state === 'stopped') return;
       state = 'leading';
       metrics.setLeader(true);
-      term = startTerm(settings, options, {
-        kubeConfig,
-        broker,
-        metrics,
-        operatorTokenName: operatorTokenName as string,
+      const mine = ++leadership;
+      void stopped.then(() => {
+        if (state !== 'leading' || mine !== leadership) return;
+        term = startTerm(settings, options, {
+          kubeConfig,
+          broker,
+          metrics,
+          operatorTokenName: operatorTokenName as string,
+        });
       });
     },
     onStoppedLeading: () => {
       if (state === 'stopped') return;
       state = 'standby';
       metrics.setLeader(false);
+      leadership++;
       const ending = term;
       term = null;
-      void ending?.stop(); // at once: its requests are aborted, its queue takes nothing more
+      // At once: its requests are aborted, its queue takes nothing more; the next term waits for it.
+      if (ending) {
+        const stopping = ending.stop().catch((err: unknown) => {
+          logger.error({ err: String(err) }, 'the lost leadership term did not stop cleanly');
+        });
+        stopped = Promise.all([stopped, stopping]).then(() => undefined);
+      }
     },
   });
 
@@ -169,7 +187,7 @@ export async function runOperator(
       if (identifyTimer) clearTimeout(identifyTimer);
       const ending = term;
       term = null;
-      await ending?.stop();
+      await Promise.all([stopped, ending?.stop()]);
       await elector.stop();
       metrics.setLeader(false);
       await server?.close();
@@ -205,10 +223,11 @@ function startTerm(
     onRequest,
   });
   const events = new EventRecorder(eventKube, { instance: settings.podName, logger: options.logger });
+  const ended = new AbortController();
   const controller = new Controller({
     kube,
     writer: new ApiKubeWriter(kube, events),
-    broker: deps.broker,
+    broker: termBroker(deps.broker, ended.signal),
     settings,
     operatorTokenName: deps.operatorTokenName,
     reconcile: options.reconcile,
@@ -225,6 +244,7 @@ function startTerm(
   return {
     controller,
     async stop() {
+      ended.abort();
       kube.stop();
       eventKube.stop();
       await controller.stop();
