@@ -66,7 +66,7 @@ export async function finalizeAspect(observed: Observed, deps: ReconcileDeps): P
     );
     // Best effort: the finalizer holds whether or not the status says so.
     if (change) await deps.kube.patchStatus(refOf(aspect), change.patch).catch(() => undefined);
-    await deps.kube.event(aspect, 'Warning', 'FinalizerHeld', message).catch(() => undefined);
+    void deps.kube.event(aspect, 'Warning', 'FinalizerHeld', message).catch(() => undefined); // not waited for
     return { error: new Error(message, cause === undefined ? undefined : { cause }) };
   };
 

@@ -66,7 +66,10 @@ export interface RunningOperator {
 
 const IDENTIFY_RETRY_MIN_MS = 1_000;
 const IDENTIFY_RETRY_MAX_MS = 30_000;
-/** Event writes have their own budget (B.64 does not count them): client-go's burst per source. */
+/**
+ * Event writes have their own budget (B.64 does not count them): client-go's burst per source.
+ * Past it Events are dropped (kube/events.ts), so no reconcile waits for one.
+ */
 const EVENT_QPS = 5;
 const EVENT_BURST = 25;
 
@@ -217,12 +220,13 @@ function startTerm(
     limiter: new TokenBucket(settings.qps, settings.burst),
     onRequest,
   });
-  const eventKube = new KubeClient({
-    kubeConfig: deps.kubeConfig,
+  const eventKube = new KubeClient({ kubeConfig: deps.kubeConfig, onRequest });
+  const events = new EventRecorder(eventKube, {
+    instance: settings.podName,
+    logger: options.logger,
     limiter: new TokenBucket(EVENT_QPS, EVENT_BURST),
-    onRequest,
+    onDropped: () => deps.metrics.eventDropped(),
   });
-  const events = new EventRecorder(eventKube, { instance: settings.podName, logger: options.logger });
   const ended = new AbortController();
   const controller = new Controller({
     kube,

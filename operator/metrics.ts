@@ -7,7 +7,8 @@
  * - `nexus_operator_kube_requests_total{verb,code}`: every request to the API server but watches,
  *   `code` the HTTP status or `error` (what B.64's write budget and "no hot loop" are read from);
  * - `nexus_operator_informer_restarts_total{kind}`: informers restarted after an error;
- * - `nexus_operator_broker_errors_total`: broker calls that found it unavailable.
+ * - `nexus_operator_broker_errors_total`: broker calls that found it unavailable;
+ * - `nexus_operator_events_dropped_total`: Kubernetes Events dropped because their budget was spent.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
@@ -16,6 +17,7 @@ export interface OperatorMetrics {
   kubeRequest(verb: string, code: string): void;
   informerRestarted(kind: string): void;
   brokerUnavailable(): void;
+  eventDropped(): void;
   setLeader(leading: boolean): void;
   /** Where the queue depth is read at scrape time. */
   readQueueDepth(read: () => number): void;
@@ -57,6 +59,11 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
     help: 'Observations of an Aspect that found the broker unavailable',
     registers,
   });
+  const eventsDropped = new Counter({
+    name: 'nexus_operator_events_dropped_total',
+    help: 'Kubernetes Events dropped, not written, because their rate budget was spent',
+    registers,
+  });
   const leader = new Gauge({
     name: 'nexus_operator_leader',
     help: '1 while this replica holds the operator Lease, else 0',
@@ -83,6 +90,7 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
     kubeRequest: (verb, code) => requests.inc({ verb, code }),
     informerRestarted: (kind) => restarts.inc({ kind }),
     brokerUnavailable: () => brokerErrors.inc(),
+    eventDropped: () => eventsDropped.inc(),
     setLeader: (leading) => leader.set(leading ? 1 : 0),
     readQueueDepth(read) {
       depth = read;

@@ -56,10 +56,15 @@ export const READY_REQUEUE_MS = 60_000;
 /** A name held from another namespace frees itself only when that Aspect goes. */
 export const NAME_IN_USE_REQUEUE_MS = 30_000;
 
-/** Emits an Event; one that cannot be written must not fail the reconcile it describes. */
+/**
+ * Emits an Event without waiting for it: one that cannot be written (or waits for the API server)
+ * must neither fail nor hold the reconcile it describes.
+ */
 function eventer(deps: ReconcileDeps, observed: Observed): Emit {
-  return (type, reason, message) =>
-    deps.kube.event(observed.aspect, type, reason, message).catch(() => undefined);
+  return (type, reason, message) => {
+    void deps.kube.event(observed.aspect, type, reason, message).catch(() => undefined);
+    return Promise.resolve();
+  };
 }
 
 export async function reconcileAspect(observed: Observed, deps: ReconcileDeps): Promise<ReconcileOutcome> {

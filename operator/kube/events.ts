@@ -4,14 +4,17 @@
  * bumps the count and lastTimestamp of the Event already written instead of writing a new one, as
  * client-go's recorder does; an Event that expired meanwhile (404) is written anew.
  *
- * Events go through their own client and limiter: they are not part of the write budget (B.64) and
- * must not slow the writes that are. Recording never fails a reconcile: a refused Event is logged.
+ * Events go through their own client and token bucket: they are not part of the write budget
+ * (B.64) and must not slow the writes that are. When the bucket is empty an Event is dropped, not
+ * queued (as client-go's recorder does), so a storm of Events never holds a reconcile. Recording
+ * never fails a reconcile: a refused Event is logged.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../platform/index.js';
 import type { AspectObject, KubeObject } from '../types.js';
 import { MERGE_PATCH, type KubeClient } from './client.js';
 import { isNotFound } from './errors.js';
+import type { TokenBucket } from './rate-limiter.js';
 import { collectionPath, objectPath } from './resources.js';
 
 export const EVENT_SOURCE = 'nexus-operator';
@@ -31,7 +34,14 @@ export class EventRecorder {
 
   constructor(
     private readonly kube: KubeClient,
-    private readonly options: { instance: string; logger: Logger; now?: () => Date },
+    private readonly options: {
+      instance: string;
+      logger: Logger;
+      now?: () => Date;
+      /** Events beyond it are dropped; none when absent. */
+      limiter?: TokenBucket;
+      onDropped?: () => void;
+    },
   ) {}
 
   async record(
@@ -44,6 +54,11 @@ export class EventRecorder {
     const note = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message;
     const key = JSON.stringify([namespace, about.metadata.name, about.metadata.uid, type, reason, note]);
     const now = (this.options.now?.() ?? new Date()).toISOString();
+    if (this.options.limiter && !this.options.limiter.tryTake()) {
+      this.options.onDropped?.();
+      this.options.logger.debug({ aspect: `${namespace}/${about.metadata.name}`, reason }, 'Event dropped');
+      return;
+    }
     try {
       const known = this.series.get(key);
       if (known) {

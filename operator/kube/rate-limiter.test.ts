@@ -24,6 +24,17 @@ describe('the request limiter (B.72 token bucket)', () => {
     expect(passed).toEqual(Array.from({ length: 35 }, (_, i) => i));
   });
 
+  it('tryTake takes a token that is there and never waits for one', async () => {
+    const clock = new ManualClock();
+    const bucket = new TokenBucket(5, 2, clock);
+    expect([bucket.tryTake(), bucket.tryTake(), bucket.tryTake()]).toEqual([true, true, false]);
+    await clock.advance(200); // one token back at 5/s
+    expect([bucket.tryTake(), bucket.tryTake()]).toEqual([true, false]);
+    bucket.stop();
+    await clock.advance(1_000);
+    expect(bucket.tryTake()).toBe(false);
+  });
+
   it('holds at most `burst` tokens however long it stays idle', async () => {
     const clock = new ManualClock();
     const bucket = new TokenBucket(5, 3, clock);

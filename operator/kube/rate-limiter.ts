@@ -48,6 +48,15 @@ export class TokenBucket {
     });
   }
 
+  /** Takes a token only if one is there now and nobody waits: for what is dropped rather than delayed. */
+  tryTake(): boolean {
+    if (this.stopped) return false;
+    this.refill();
+    if (this.waiters.length > 0 || this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
   /** How many requests could go now without waiting (whole tokens). */
   available(): number {
     this.refill();

@@ -8,6 +8,8 @@ import type { AspectObject, KubeObject, ObjectRef } from '../types.js';
 import { KubeClient, MERGE_PATCH } from './client.js';
 import { KubeApiError, KubeInvalid } from './errors.js';
 import { EventRecorder } from './events.js';
+import { ManualClock } from '../../testing/manual-clock.js';
+import { TokenBucket } from './rate-limiter.js';
 import { aspectManifest, installAspectCrd } from '../../testing/aspect-crd.js';
 import { ApiKubeWriter } from './writer.js';
 
@@ -192,5 +194,23 @@ describe('the operator KubeWriter against the API double', () => {
       ]),
     );
     expect(after).toHaveLength(2);
+  });
+
+  it('drops an Event, never waits, when the Event budget is spent', async () => {
+    const aspect = double.get({ kind: 'Aspect', namespace: 'team', name: 'lark' }) as unknown as AspectObject;
+    let dropped = 0;
+    const recorder = new EventRecorder(kube, {
+      instance: 'op-0',
+      logger,
+      limiter: new TokenBucket(1, 1, new ManualClock()), // one token; the clock never refills it
+      onDropped: () => dropped++,
+    });
+    const before = double.list({ kind: 'Event', apiVersion: 'v1', namespace: 'team' }).length;
+    await recorder.record(aspect, 'Warning', 'Budget', 'first, written');
+    await recorder.record(aspect, 'Warning', 'Budget', 'second, dropped');
+    const after = double.list({ kind: 'Event', apiVersion: 'v1', namespace: 'team' });
+    expect(after).toHaveLength(before + 1);
+    expect(after.some((e) => e.message === 'first, written')).toBe(true);
+    expect(dropped).toBe(1);
   });
 });
