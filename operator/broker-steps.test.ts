@@ -49,7 +49,7 @@ const pass = (deps: ReconcileDeps, tokens: BrokerToken[]) =>
     deps,
     {
       aspect: wren,
-      broker: brokerView({ tokens: structuredClone(tokens) }),
+      broker: brokerView({ ownTokens: structuredClone(tokens) }),
       recordedId: undefined,
       admin: false,
       canRecord: true,

@@ -35,7 +35,7 @@ export function tokenFactOf(
       message: 'the broker could not be asked; the token is checked when it answers',
     };
   const name = tokenNameFor(aspect);
-  const live = broker.tokens.find((t) => t.name === name && t.id === recordedId && !t.revoked_at);
+  const live = broker.ownTokens.find((t) => t.name === name && t.id === recordedId && !t.revoked_at);
   return live
     ? { kind: 'ready', id: live.id }
     : { kind: 'pending', message: 'no live token is recorded yet' };

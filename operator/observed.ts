@@ -87,7 +87,7 @@ async function brokerView(namespace: string, name: string, deps: ObserveDeps): P
     deps.broker.grantsBy(name, deps.operatorTokenName),
   ]);
   return {
-    tokens: tokens.filter((t) => t.name === own),
+    ownTokens: tokens.filter((t) => t.name === own),
     foreignTokenNames: [
       ...new Set(
         tokens.filter((t) => !t.revoked_at && t.name && t.name !== own).map((t) => t.name as string),

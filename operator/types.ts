@@ -71,8 +71,11 @@ export interface Observed {
 }
 
 export interface BrokerView {
-  /** Tokens named exactly `operator:<namespace>/<name>` for this aspect (B.25, B.68). */
-  tokens: BrokerToken[];
+  /**
+   * Tokens named exactly `operator:<namespace>/<name>` for this aspect (B.25, B.68), revoked ones
+   * included: only a live one says the aspect's name is this Aspect's.
+   */
+  ownTokens: BrokerToken[];
   /** Any live token for this aspect name with another owner's name, for NameInUse (B.68). */
   foreignTokenNames: string[];
   /** Roster status of the aspect, absent when it never registered. */
