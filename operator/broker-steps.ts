@@ -186,7 +186,7 @@ export async function revokeTokens(deps: ReconcileDeps, ids: string[]): Promise<
   return problems;
 }
 
-/** Makes the operator's grants to `aspect` exactly `desired`; others' grants are not touched. */
+/** Makes `aspect` hold exactly `desired` through the operator's grants; others' are not touched. */
 export async function syncGrants(
   deps: ReconcileDeps,
   broker: BrokerView,
@@ -194,7 +194,10 @@ export async function syncGrants(
   desired: string[],
   event: Emit,
 ): Promise<Problem[]> {
-  const { grant, revoke } = planGrants(desired, broker.grantsByOperator);
+  const { grant, revoke } = planGrants(desired, {
+    held: broker.grantsHeld,
+    byOperator: broker.grantsByOperator,
+  });
   const problems: Problem[] = [];
   for (const credential of grant) {
     try {

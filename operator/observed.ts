@@ -84,7 +84,7 @@ async function brokerView(namespace: string, name: string, deps: ObserveDeps): P
   const [tokens, roster, grants] = await Promise.all([
     deps.broker.listTokens({ aspect: name, kind: 'aspect' }),
     deps.broker.rosterEntry(name),
-    deps.broker.grantsBy(name, deps.operatorTokenName),
+    deps.broker.grantsTo(name),
   ]);
   return {
     ownTokens: tokens.filter((t) => t.name === own),
@@ -95,7 +95,11 @@ async function brokerView(namespace: string, name: string, deps: ObserveDeps): P
     ].sort(),
     ...(roster ? { rosterStatus: roster.status } : {}),
     ...(roster?.last_heartbeat_at ? { lastHeartbeat: roster.last_heartbeat_at } : {}),
-    grantsByOperator: grants.sort(),
+    grantsHeld: [...new Set(grants.map((g) => g.credential))].sort(),
+    grantsByOperator: grants
+      .filter((g) => g.grantedBy === deps.operatorTokenName)
+      .map((g) => g.credential)
+      .sort(),
   };
 }
 

@@ -113,11 +113,25 @@ describe('grants (B.66, B.95)', () => {
   });
 
   it('grant what is missing and revoke only what the operator granted and the spec dropped', () => {
-    expect(planGrants(['anthropic', 'github'], ['github', 'old'])).toEqual({
+    expect(
+      planGrants(['anthropic', 'github'], { held: ['github', 'old'], byOperator: ['github', 'old'] }),
+    ).toEqual({
       grant: ['anthropic'],
       revoke: ['old'],
     });
-    expect(planGrants(['anthropic'], ['anthropic'])).toEqual({ grant: [], revoke: [] });
+    expect(planGrants(['anthropic'], { held: ['anthropic'], byOperator: ['anthropic'] })).toEqual({
+      grant: [],
+      revoke: [],
+    });
+  });
+
+  it('grant nothing the aspect already holds from someone else, and never revoke such a grant', () => {
+    // The broker keeps the first granter: granting again would change nothing, every pass.
+    expect(planGrants(['anthropic'], { held: ['anthropic'], byOperator: [] })).toEqual({
+      grant: [],
+      revoke: [],
+    });
+    expect(planGrants([], { held: ['anthropic'], byOperator: [] })).toEqual({ grant: [], revoke: [] });
   });
 });
 

@@ -81,6 +81,8 @@ export interface BrokerView {
   /** Roster status of the aspect, absent when it never registered. */
   rosterStatus?: 'live' | 'stale' | 'down';
   lastHeartbeat?: string;
+  /** Credential names granted to this aspect by anyone, this operator included. */
+  grantsHeld: string[];
   /** Credential names granted to this aspect by this operator's token (B.95). */
   grantsByOperator: string[];
 }
@@ -125,8 +127,8 @@ export interface BrokerAdmin {
   rosterEntry(
     aspect: string,
   ): Promise<{ status: 'live' | 'stale' | 'down'; last_heartbeat_at?: string } | undefined>;
-  /** Credential names granted to `aspect` by the token named `grantedBy`. */
-  grantsBy(aspect: string, grantedBy: string): Promise<string[]>;
+  /** Every grant of a credential to `aspect`, with the name of the token that made it. */
+  grantsTo(aspect: string): Promise<{ credential: string; grantedBy: string }[]>;
   grant(credential: string, aspect: string): Promise<void>;
   revokeGrant(credential: string, aspect: string, grantedBy: string): Promise<void>;
   putExpectedRoster(source: string, aspects: string[]): Promise<void>;
