@@ -31,7 +31,8 @@ import {
   type ReconcileOutcome,
 } from './types.js';
 import { WorkQueue, type QueueOutcome } from './work-queue.js';
-import { RosterReporter } from './roster-reporter.js';
+import { expectedRoster, RosterReporter } from './roster-reporter.js';
+import { namespaceOf } from './meta.js';
 
 export type ReconcileFn = (observed: Observed, deps: ReconcileDeps) => Promise<ReconcileOutcome>;
 
@@ -85,7 +86,7 @@ export class Controller {
       broker: options.broker,
       source: options.rosterSource,
       logger: options.logger,
-      expected: () => this.expectedAspects(),
+      expected: () => expectedRoster(this.aspects()),
       debounceMs: options.rosterDebounceMs ?? 1000,
     });
   }
@@ -216,14 +217,4 @@ export class Controller {
     }
     return outcome;
   }
-
-  /** B.24: the broker names of the Aspects expected to run. */
-  private expectedAspects(): string[] {
-    const names = this.aspects()
-      .filter((a) => !a.metadata.deletionTimestamp && (a.spec as { suspend?: unknown })?.suspend !== true)
-      .map((a) => a.metadata.name);
-    return [...new Set(names)].sort();
-  }
 }
-
-const namespaceOf = (object: KubeObject): string => object.metadata.namespace ?? 'default';

@@ -37,9 +37,9 @@ export function refOf(object: KubeObject): ObjectRef {
   };
 }
 
-/** The namespace of an Aspect ("default" when a client left it out). */
-export function namespaceOf(aspect: AspectObject): string {
-  return aspect.metadata.namespace ?? 'default';
+/** The namespace of an object ("default" when a client left it out). */
+export function namespaceOf(object: KubeObject): string {
+  return object.metadata.namespace ?? 'default';
 }
 
 /** The name under which this operator mints the aspect's token (B.25, B.68). */
