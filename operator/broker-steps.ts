@@ -6,13 +6,14 @@
 import { planGrants } from './grants.js';
 import { apiMessageOf } from './kube-errors.js';
 import { namespaceOf, ownedLabels, ownerReferenceTo, tokenNameFor } from './meta.js';
+import { isOutage } from './observed.js';
 import type { TokenFact } from './status.js';
 import { decideToken, type TokenDecision } from './tokens.js';
 import { objectNames, type AspectObject, type BrokerView, type ReconcileDeps } from './types.js';
 
 /** A failure of a pass: its Event reason and what to say. */
 export interface Problem {
-  reason: 'BrokerUnavailable' | 'ConfigMapMissing' | 'GrantFailed' | 'WriteFailed';
+  reason: 'BrokerUnavailable' | 'BrokerRefused' | 'ConfigMapMissing' | 'GrantFailed' | 'WriteFailed';
   error: Error;
 }
 
@@ -20,6 +21,13 @@ export const problem = (reason: Problem['reason'], message: string, cause?: unkn
   reason,
   error: new Error(message, cause === undefined ? undefined : { cause }),
 });
+
+/**
+ * A failed token call: BrokerUnavailable only when the broker could not answer; a broker that
+ * answered and refused (a WireError: 403, 409 …) is BrokerRefused, which waiting will not mend.
+ */
+export const brokerProblem = (message: string, err: unknown): Problem =>
+  problem(isOutage(err) ? 'BrokerUnavailable' : 'BrokerRefused', `${message}: ${apiMessageOf(err)}`, err);
 
 export type Emit = (type: 'Normal' | 'Warning', reason: string, message: string) => Promise<unknown>;
 
@@ -122,12 +130,8 @@ export async function settleToken(deps: ReconcileDeps, input: TokenInput, event:
   try {
     minted = await deps.broker.mintAspectToken(name, tokenNameFor(aspect), decision.admin);
   } catch (err) {
-    const message = `minting the token: ${apiMessageOf(err)}`;
-    return {
-      ...step,
-      token: { kind: 'unknown', message },
-      problems: [problem('BrokerUnavailable', message, err)],
-    };
+    const failure = brokerProblem('minting the token', err);
+    return { ...step, token: { kind: 'unknown', message: failure.error.message }, problems: [failure] };
   }
   const secret = objectNames(name).secret;
   deps.secretTokens?.delete(key); // until the write succeeds, what the Secret holds is unknown
@@ -180,7 +184,7 @@ export async function revokeTokens(deps: ReconcileDeps, ids: string[]): Promise<
     try {
       await deps.broker.revokeToken(id);
     } catch (err) {
-      problems.push(problem('BrokerUnavailable', `revoking token ${id}: ${apiMessageOf(err)}`, err));
+      problems.push(brokerProblem(`revoking token ${id}`, err));
     }
   }
   return problems;
