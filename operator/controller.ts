@@ -17,7 +17,8 @@ import type { KubeClient } from './kube/client.js';
 import { Informers, type InformerVerb, type WatchedKind } from './kube/informers.js';
 import type { OperatorMetrics } from './metrics.js';
 import { CACHE_BEHIND_REQUEUE_MS, ExpectingWriter, WriteExpectations } from './expectations.js';
-import { isOutage, keyOf, observe, referencedConfigMapNames, splitKey } from './observed.js';
+import { referencedConfigMapNames } from './documents.js';
+import { isOutage, keyOf, observe, splitKey } from './observed.js';
 import {
   ASPECT_LABEL,
   type AspectObject,

@@ -5,6 +5,7 @@
  * and the reconcile keeps the phase and says why (B.63).
  */
 import { BrokerUnavailable } from './broker-client.js';
+import { referencedConfigMapNames } from './documents.js';
 import type { Informers } from './kube/informers.js';
 import { objectNames, type AspectObject, type BrokerAdmin, type BrokerView, type Observed } from './types.js';
 
@@ -32,20 +33,6 @@ export function splitKey(key: string): { namespace: string; name: string } {
 /** The token name the operator gives an Aspect's token (B.25, B.68). */
 export const operatorTokenNameFor = (namespace: string, name: string): string =>
   `operator:${namespace}/${name}`;
-
-/**
- * The ConfigMaps an Aspect's `identity.*` and `script` name (B.107), read leniently from the spec
- * as written, so a spec that fails validation elsewhere still has its ConfigMaps followed.
- */
-export function referencedConfigMapNames(spec: unknown): string[] {
-  const s = (spec ?? {}) as { identity?: Record<string, unknown>; script?: unknown };
-  const sources = [s.identity?.soul, s.identity?.agent, s.identity?.primer, s.script];
-  const names = sources.flatMap((source) => {
-    const name = (source as { configMapKeyRef?: { name?: unknown } } | undefined)?.configMapKeyRef?.name;
-    return typeof name === 'string' && name !== '' ? [name] : [];
-  });
-  return [...new Set(names)].sort();
-}
 
 /** The snapshot for `key`, or undefined when the Aspect is no longer in the cache. */
 export async function observe(key: string, deps: ObserveDeps): Promise<Observation | undefined> {
