@@ -5,7 +5,7 @@
  */
 import { planGrants } from './grants.js';
 import { apiMessageOf } from './kube-errors.js';
-import { namespaceOf, ownedLabels, ownerReferenceTo, tokenNameFor } from './meta.js';
+import { namespaceOf, ownedLabels, ownerReferenceTo, aspectTokenName } from './meta.js';
 import { isOutage } from './observed.js';
 import type { TokenFact } from './status.js';
 import { decideToken, type TokenDecision } from './tokens.js';
@@ -42,7 +42,7 @@ export function tokenFactOf(
       kind: 'unknown',
       message: 'the broker could not be asked; the token is checked when it answers',
     };
-  const name = tokenNameFor(aspect);
+  const name = aspectTokenName(aspect);
   const live = broker.ownTokens.find((t) => t.name === name && t.id === recordedId && !t.revoked_at);
   return live
     ? { kind: 'ready', id: live.id }
@@ -95,7 +95,7 @@ export async function settleToken(deps: ReconcileDeps, input: TokenInput, event:
   const key = `${namespaceOf(aspect)}/${name}`;
   const decision = decideWithMemory(
     broker,
-    tokenNameFor(aspect),
+    aspectTokenName(aspect),
     recordedId,
     input.admin,
     deps.secretTokens?.get(key),
@@ -128,7 +128,7 @@ export async function settleToken(deps: ReconcileDeps, input: TokenInput, event:
   }
   let minted: { id: string; token: string };
   try {
-    minted = await deps.broker.mintAspectToken(name, tokenNameFor(aspect), decision.admin);
+    minted = await deps.broker.mintAspectToken(name, aspectTokenName(aspect), decision.admin);
   } catch (err) {
     const failure = brokerProblem('minting the token', err);
     return { ...step, token: { kind: 'unknown', message: failure.error.message }, problems: [failure] };

@@ -14,7 +14,7 @@
  * only this Aspect's own tokens are revoked.
  */
 import { apiMessageOf, httpStatusOf } from './kube-errors.js';
-import { refOf, tokenNameFor } from './meta.js';
+import { refOf, aspectTokenName } from './meta.js';
 import { statusUpdate } from './status.js';
 import { ownsAspectName } from './tokens.js';
 import {
@@ -82,7 +82,7 @@ export async function finalizeAspect(observed: Observed, deps: ReconcileDeps): P
     return hold(
       `waiting for the broker to revoke the token and deregister the aspect: ${observed.brokerError ?? 'it could not be asked'}`,
     );
-  const tokenName = tokenNameFor(aspect);
+  const tokenName = aspectTokenName(aspect);
   const ours = broker.ownTokens.filter((t) => t.name === tokenName);
   const ownsName = ownsAspectName(broker, tokenName);
   try {

@@ -43,6 +43,6 @@ export function namespaceOf(object: KubeObject): string {
 }
 
 /** The name under which this operator mints the aspect's token (B.25, B.68). */
-export function tokenNameFor(aspect: AspectObject): string {
+export function aspectTokenName(aspect: AspectObject): string {
   return `operator:${namespaceOf(aspect)}/${aspect.metadata.name}`;
 }

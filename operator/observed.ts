@@ -6,6 +6,7 @@
  */
 import { BrokerUnavailable } from './broker-client.js';
 import { referencedConfigMapNames } from './documents.js';
+import { aspectTokenName } from './meta.js';
 import type { Informers } from './kube/informers.js';
 import { objectNames, type AspectObject, type BrokerAdmin, type BrokerView, type Observed } from './types.js';
 
@@ -30,10 +31,6 @@ export function splitKey(key: string): { namespace: string; name: string } {
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
-/** The token name the operator gives an Aspect's token (B.25, B.68). */
-export const operatorTokenNameFor = (namespace: string, name: string): string =>
-  `operator:${namespace}/${name}`;
-
 /** The snapshot for `key`, or undefined when the Aspect is no longer in the cache. */
 export async function observe(key: string, deps: ObserveDeps): Promise<Observation | undefined> {
   const { namespace, name } = splitKey(key);
@@ -57,7 +54,7 @@ export async function observe(key: string, deps: ObserveDeps): Promise<Observati
   if (statefulSet) observed.statefulSet = statefulSet;
   if (pod) observed.pod = pod;
   try {
-    observed.broker = await brokerView(namespace, name, deps);
+    observed.broker = await brokerView(aspect, deps);
     return { observed };
   } catch (err) {
     const brokerError = err instanceof Error ? err : new Error(String(err));
@@ -66,8 +63,9 @@ export async function observe(key: string, deps: ObserveDeps): Promise<Observati
   }
 }
 
-async function brokerView(namespace: string, name: string, deps: ObserveDeps): Promise<BrokerView> {
-  const own = operatorTokenNameFor(namespace, name);
+async function brokerView(aspect: AspectObject, deps: ObserveDeps): Promise<BrokerView> {
+  const name = aspect.metadata.name;
+  const own = aspectTokenName(aspect);
   const [tokens, roster, grants] = await Promise.all([
     deps.broker.listTokens({ aspect: name, kind: 'aspect' }),
     deps.broker.rosterEntry(name),
