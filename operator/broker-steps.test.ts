@@ -36,7 +36,7 @@ function fakeDeps(options: { failSecretWrites?: number } = {}) {
     kube,
     broker,
     settings,
-    operatorTokenName: 'nexus-operator',
+    grantedBy: 'nexus-operator',
     now: () => new Date(),
     ...(secretTokens ? { secretTokens } : {}),
   });

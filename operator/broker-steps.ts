@@ -212,7 +212,7 @@ export async function syncGrants(
   }
   for (const credential of revoke) {
     try {
-      await deps.broker.revokeGrant(credential, aspect, deps.operatorTokenName);
+      await deps.broker.revokeGrant(credential, aspect, deps.grantedBy);
     } catch (err) {
       problems.push(problem('GrantFailed', `revoking the grant of ${credential}: ${apiMessageOf(err)}`, err));
     }

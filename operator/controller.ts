@@ -186,7 +186,7 @@ export class Controller {
     const observation = await observe(key, {
       informers: this.informers,
       broker: this.options.broker,
-      operatorTokenName: this.options.operatorTokenName,
+      grantedBy: this.options.operatorTokenName,
     });
     if (!observation) {
       this.queue.forget(key); // deleted and released: nothing left to do
@@ -202,7 +202,7 @@ export class Controller {
       kube: this.writer,
       broker: this.options.broker,
       settings: this.options.settings,
-      operatorTokenName: this.options.operatorTokenName,
+      grantedBy: this.options.operatorTokenName,
       now: () => new Date(),
       secretTokens: this.secretTokens,
     });

@@ -91,7 +91,7 @@ export async function finalizeAspect(observed: Observed, deps: ReconcileDeps): P
     if (ownsName) {
       await idempotent(() => deps.broker.deregister(name));
       for (const credential of broker.grantsByOperator)
-        await idempotent(() => deps.broker.revokeGrant(credential, name, deps.operatorTokenName));
+        await idempotent(() => deps.broker.revokeGrant(credential, name, deps.grantedBy));
     }
   } catch (err) {
     return hold(`waiting for the broker: ${apiMessageOf(err)}`, err);

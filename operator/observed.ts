@@ -14,7 +14,7 @@ export interface ObserveDeps {
   informers: Pick<Informers, 'get'>;
   broker: BrokerAdmin;
   /** The operator's own token name: the `granted_by` of its grants (B.95). */
-  operatorTokenName: string;
+  grantedBy: string;
 }
 
 export interface Observation {
@@ -82,7 +82,7 @@ async function brokerView(aspect: AspectObject, deps: ObserveDeps): Promise<Brok
     ...(roster?.last_heartbeat_at ? { lastHeartbeat: roster.last_heartbeat_at } : {}),
     grantsHeld: [...new Set(grants.map((g) => g.credential))].sort(),
     grantsByOperator: grants
-      .filter((g) => g.grantedBy === deps.operatorTokenName)
+      .filter((g) => g.grantedBy === deps.grantedBy)
       .map((g) => g.credential)
       .sort(),
   };

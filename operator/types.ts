@@ -158,7 +158,7 @@ export interface ReconcileDeps {
   broker: BrokerAdmin;
   settings: OperatorSettings;
   /** The operator's own broker token name, the `granted_by` of its grants (B.95). */
-  operatorTokenName: string;
+  grantedBy: string;
   now: () => Date;
   /**
    * The id of the token this leadership term last wrote into each Aspect's Secret, by
