@@ -4,7 +4,7 @@
  * goes on with what it can do, reports them as Warning Events and requeues with backoff.
  */
 import { planGrants } from './grants.js';
-import { apiMessageOf } from './kube-errors.js';
+import { apiMessageOf } from './kube/errors.js';
 import { namespaceOf, ownedLabels, ownerReferenceTo, aspectTokenName } from './meta.js';
 import { isOutage } from './observed.js';
 import type { TokenFact } from './status.js';

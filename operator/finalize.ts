@@ -13,7 +13,7 @@
  * never had one, or its tokens were revoked), the broker's aspect and grants are that namespace's:
  * only this Aspect's own tokens are revoked.
  */
-import { apiMessageOf, httpStatusOf } from './kube-errors.js';
+import { apiMessageOf, isNotFound } from './kube/errors.js';
 import { refOf, aspectTokenName } from './meta.js';
 import { statusUpdate } from './status.js';
 import { ownsAspectName } from './tokens.js';
@@ -31,14 +31,15 @@ export function retainsHome(spec: unknown): boolean {
   return home?.retainOnDelete !== false;
 }
 
-const notFound = (err: unknown) => httpStatusOf(err) === 404;
-
-/** Runs `call`, taking a 404 as done: a retry after a partial pass finds some steps already made. */
+/**
+ * Runs `call`, taking a 404 as done: a retry after a partial pass finds some steps already made.
+ * (The broker client takes its own "not found" on a removal as done already.)
+ */
 async function idempotent(call: () => Promise<unknown>): Promise<void> {
   try {
     await call();
   } catch (err) {
-    if (!notFound(err)) throw err;
+    if (!isNotFound(err)) throw err;
   }
 }
 

@@ -98,9 +98,9 @@ export interface BrokerToken {
 }
 
 /**
- * The only way the pure middle changes the cluster. A failed call rejects with an error whose
- * `status` (or `code`) is the HTTP status and whose `body.message` is the API server's message
- * (operator/kube-errors.ts reads them): the reconcile tells 409, 404 and 422 apart by them.
+ * The only way the pure middle changes the cluster. A failed call rejects with a `KubeApiError`
+ * (operator/kube/errors.ts), carrying the HTTP status and the API server's message: the reconcile
+ * tells 409, 404 and 422 apart by them.
  */
 export interface KubeWriter {
   create(object: KubeObject): Promise<KubeObject>;
