@@ -6,7 +6,7 @@
  * - 422 on the StatefulSet: the API server refused the pod settings (B.100): a spec error.
  * - anything else: a transient failure, requeued with backoff.
  */
-import { apiMessageOf, httpStatusOf } from './kube-errors.js';
+import { apiMessageOf, isConflict, isInvalid, isNotFound } from './kube/errors.js';
 import type { Action } from './plan.js';
 import type { KubeObject, KubeWriter } from './types.js';
 
@@ -33,12 +33,11 @@ export async function applyActions(kube: KubeWriter, actions: Action[]): Promise
           : await kube.mergePatch(action.ref, action.patch);
       result.written.set(kindOf(action), written);
     } catch (err) {
-      const status = httpStatusOf(err);
-      if ((action.kind === 'create' && status === 409) || (action.kind === 'patch' && status === 404)) {
+      if ((action.kind === 'create' && isConflict(err)) || (action.kind === 'patch' && isNotFound(err))) {
         result.stale = true;
         continue;
       }
-      if (status === 422 && kindOf(action) === 'StatefulSet') {
+      if (isInvalid(err) && kindOf(action) === 'StatefulSet') {
         result.refused = apiMessageOf(err);
         return result;
       }

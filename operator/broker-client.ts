@@ -41,7 +41,7 @@ export interface OperatorBrokerOptions {
   /** Reads the admin token; called for every request, so a rewritten file is picked up. */
   token: () => string;
   timeoutMs?: number;
-  /** How long one listing of credentials serves `grantsBy` for every Aspect (default 1 s). */
+  /** How long one listing of credentials serves `grantsTo` for every Aspect (default 1 s). */
   credentialCacheMs?: number;
 }
 
@@ -114,11 +114,13 @@ export class OperatorBrokerClient implements BrokerAdmin {
     }
   }
 
-  async grantsBy(aspect: string, grantedBy: string): Promise<string[]> {
+  async grantsTo(aspect: string): Promise<{ credential: string; grantedBy: string }[]> {
     const credentials = await this.credentialList();
-    return credentials
-      .filter((c) => c.grants.some((g) => g.aspect === aspect && g.granted_by === grantedBy))
-      .map((c) => c.name);
+    return credentials.flatMap((c) =>
+      c.grants
+        .filter((g) => g.aspect === aspect)
+        .map((g) => ({ credential: c.name, grantedBy: g.granted_by })),
+    );
   }
 
   async grant(credential: string, aspect: string): Promise<void> {

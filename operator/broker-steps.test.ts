@@ -4,7 +4,9 @@
  * token already in the Secret instead of minting another (fault 13: one mint per retry was a loop
  * of status changes, each requeueing at once).
  */
-import { settleToken } from './broker-steps.js';
+import { WireError } from '../protocol/index.js';
+import { BrokerUnavailable } from './broker-client.js';
+import { brokerProblem, settleToken } from './broker-steps.js';
 import { aspect, brokerView, settings } from './test/fixtures.js';
 import type { BrokerAdmin, BrokerToken, KubeWriter, ReconcileDeps } from './types.js';
 
@@ -34,7 +36,7 @@ function fakeDeps(options: { failSecretWrites?: number } = {}) {
     kube,
     broker,
     settings,
-    operatorTokenName: 'nexus-operator',
+    grantedBy: 'nexus-operator',
     now: () => new Date(),
     ...(secretTokens ? { secretTokens } : {}),
   });
@@ -49,7 +51,7 @@ const pass = (deps: ReconcileDeps, tokens: BrokerToken[]) =>
     deps,
     {
       aspect: wren,
-      broker: brokerView({ tokens: structuredClone(tokens) }),
+      broker: brokerView({ ownTokens: structuredClone(tokens) }),
       recordedId: undefined,
       admin: false,
       canRecord: true,
@@ -106,5 +108,17 @@ describe('settleToken', () => {
     tokens[0]!.revoked_at = 'by an admin';
     const next = await pass(deps(memory), tokens);
     expect({ tokenId: next.tokenId, minted: next.minted }).toEqual({ tokenId: '2', minted: true });
+  });
+});
+
+describe('brokerProblem', () => {
+  it('is BrokerUnavailable only when the broker could not answer, BrokerRefused when it refused', () => {
+    const down = brokerProblem('minting the token', new BrokerUnavailable('connection refused'));
+    expect(down.reason).toBe('BrokerUnavailable');
+    const refused = brokerProblem('revoking token 7', new WireError('forbidden', 'not an admin token'));
+    expect({ reason: refused.reason, message: refused.error.message }).toEqual({
+      reason: 'BrokerRefused',
+      message: 'revoking token 7: not an admin token',
+    });
   });
 });

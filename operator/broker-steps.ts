@@ -4,15 +4,16 @@
  * goes on with what it can do, reports them as Warning Events and requeues with backoff.
  */
 import { planGrants } from './grants.js';
-import { apiMessageOf } from './kube-errors.js';
-import { namespaceOf, ownedLabels, ownerReferenceTo, tokenNameFor } from './meta.js';
+import { apiMessageOf } from './kube/errors.js';
+import { namespaceOf, ownedLabels, ownerReferenceTo, aspectTokenName } from './meta.js';
+import { isOutage } from './observed.js';
 import type { TokenFact } from './status.js';
 import { decideToken, type TokenDecision } from './tokens.js';
 import { objectNames, type AspectObject, type BrokerView, type ReconcileDeps } from './types.js';
 
 /** A failure of a pass: its Event reason and what to say. */
 export interface Problem {
-  reason: 'BrokerUnavailable' | 'ConfigMapMissing' | 'GrantFailed' | 'WriteFailed';
+  reason: 'BrokerUnavailable' | 'BrokerRefused' | 'ConfigMapMissing' | 'GrantFailed' | 'WriteFailed';
   error: Error;
 }
 
@@ -20,6 +21,13 @@ export const problem = (reason: Problem['reason'], message: string, cause?: unkn
   reason,
   error: new Error(message, cause === undefined ? undefined : { cause }),
 });
+
+/**
+ * A failed token call: BrokerUnavailable only when the broker could not answer; a broker that
+ * answered and refused (a WireError: 403, 409 …) is BrokerRefused, which waiting will not mend.
+ */
+export const brokerProblem = (message: string, err: unknown): Problem =>
+  problem(isOutage(err) ? 'BrokerUnavailable' : 'BrokerRefused', `${message}: ${apiMessageOf(err)}`, err);
 
 export type Emit = (type: 'Normal' | 'Warning', reason: string, message: string) => Promise<unknown>;
 
@@ -34,8 +42,8 @@ export function tokenFactOf(
       kind: 'unknown',
       message: 'the broker could not be asked; the token is checked when it answers',
     };
-  const name = tokenNameFor(aspect);
-  const live = broker.tokens.find((t) => t.name === name && t.id === recordedId && !t.revoked_at);
+  const name = aspectTokenName(aspect);
+  const live = broker.ownTokens.find((t) => t.name === name && t.id === recordedId && !t.revoked_at);
   return live
     ? { kind: 'ready', id: live.id }
     : { kind: 'pending', message: 'no live token is recorded yet' };
@@ -87,7 +95,7 @@ export async function settleToken(deps: ReconcileDeps, input: TokenInput, event:
   const key = `${namespaceOf(aspect)}/${name}`;
   const decision = decideWithMemory(
     broker,
-    tokenNameFor(aspect),
+    aspectTokenName(aspect),
     recordedId,
     input.admin,
     deps.secretTokens?.get(key),
@@ -120,14 +128,10 @@ export async function settleToken(deps: ReconcileDeps, input: TokenInput, event:
   }
   let minted: { id: string; token: string };
   try {
-    minted = await deps.broker.mintAspectToken(name, tokenNameFor(aspect), decision.admin);
+    minted = await deps.broker.mintAspectToken(name, aspectTokenName(aspect), decision.admin);
   } catch (err) {
-    const message = `minting the token: ${apiMessageOf(err)}`;
-    return {
-      ...step,
-      token: { kind: 'unknown', message },
-      problems: [problem('BrokerUnavailable', message, err)],
-    };
+    const failure = brokerProblem('minting the token', err);
+    return { ...step, token: { kind: 'unknown', message: failure.error.message }, problems: [failure] };
   }
   const secret = objectNames(name).secret;
   deps.secretTokens?.delete(key); // until the write succeeds, what the Secret holds is unknown
@@ -180,13 +184,13 @@ export async function revokeTokens(deps: ReconcileDeps, ids: string[]): Promise<
     try {
       await deps.broker.revokeToken(id);
     } catch (err) {
-      problems.push(problem('BrokerUnavailable', `revoking token ${id}: ${apiMessageOf(err)}`, err));
+      problems.push(brokerProblem(`revoking token ${id}`, err));
     }
   }
   return problems;
 }
 
-/** Makes the operator's grants to `aspect` exactly `desired`; others' grants are not touched. */
+/** Makes `aspect` hold exactly `desired` through the operator's grants; others' are not touched. */
 export async function syncGrants(
   deps: ReconcileDeps,
   broker: BrokerView,
@@ -194,7 +198,10 @@ export async function syncGrants(
   desired: string[],
   event: Emit,
 ): Promise<Problem[]> {
-  const { grant, revoke } = planGrants(desired, broker.grantsByOperator);
+  const { grant, revoke } = planGrants(desired, {
+    held: broker.grantsHeld,
+    byOperator: broker.grantsByOperator,
+  });
   const problems: Problem[] = [];
   for (const credential of grant) {
     try {
@@ -205,7 +212,7 @@ export async function syncGrants(
   }
   for (const credential of revoke) {
     try {
-      await deps.broker.revokeGrant(credential, aspect, deps.operatorTokenName);
+      await deps.broker.revokeGrant(credential, aspect, deps.grantedBy);
     } catch (err) {
       problems.push(problem('GrantFailed', `revoking the grant of ${credential}: ${apiMessageOf(err)}`, err));
     }

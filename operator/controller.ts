@@ -17,7 +17,8 @@ import type { KubeClient } from './kube/client.js';
 import { Informers, type InformerVerb, type WatchedKind } from './kube/informers.js';
 import type { OperatorMetrics } from './metrics.js';
 import { CACHE_BEHIND_REQUEUE_MS, ExpectingWriter, WriteExpectations } from './expectations.js';
-import { isOutage, keyOf, observe, referencedConfigMapNames, splitKey } from './observed.js';
+import { referencedConfigMapNames } from './documents.js';
+import { isOutage, keyOf, observe, splitKey } from './observed.js';
 import {
   ASPECT_LABEL,
   type AspectObject,
@@ -31,7 +32,8 @@ import {
   type ReconcileOutcome,
 } from './types.js';
 import { WorkQueue, type QueueOutcome } from './work-queue.js';
-import { RosterReporter } from './roster-reporter.js';
+import { expectedRoster, RosterReporter } from './roster-reporter.js';
+import { namespaceOf } from './meta.js';
 
 export type ReconcileFn = (observed: Observed, deps: ReconcileDeps) => Promise<ReconcileOutcome>;
 
@@ -85,7 +87,7 @@ export class Controller {
       broker: options.broker,
       source: options.rosterSource,
       logger: options.logger,
-      expected: () => this.expectedAspects(),
+      expected: () => expectedRoster(this.aspects()),
       debounceMs: options.rosterDebounceMs ?? 1000,
     });
   }
@@ -184,7 +186,7 @@ export class Controller {
     const observation = await observe(key, {
       informers: this.informers,
       broker: this.options.broker,
-      operatorTokenName: this.options.operatorTokenName,
+      grantedBy: this.options.operatorTokenName,
     });
     if (!observation) {
       this.queue.forget(key); // deleted and released: nothing left to do
@@ -200,7 +202,7 @@ export class Controller {
       kube: this.writer,
       broker: this.options.broker,
       settings: this.options.settings,
-      operatorTokenName: this.options.operatorTokenName,
+      grantedBy: this.options.operatorTokenName,
       now: () => new Date(),
       secretTokens: this.secretTokens,
     });
@@ -216,14 +218,4 @@ export class Controller {
     }
     return outcome;
   }
-
-  /** B.24: the broker names of the Aspects expected to run. */
-  private expectedAspects(): string[] {
-    const names = this.aspects()
-      .filter((a) => !a.metadata.deletionTimestamp && (a.spec as { suspend?: unknown })?.suspend !== true)
-      .map((a) => a.metadata.name);
-    return [...new Set(names)].sort();
-  }
 }
-
-const namespaceOf = (object: KubeObject): string => object.metadata.namespace ?? 'default';

@@ -37,7 +37,17 @@ describe('identity documents and script.json (B.66, B.107)', () => {
       ok: true,
       files: { 'SOUL.md': 'calm', 'AGENT.md': 'duties', 'script.json': '[{"reply":"hi"}]' },
     });
-    expect(referencedConfigMapNames(kubeOf(spec))).toEqual(['scripts', 'wren-identity']);
+    expect(referencedConfigMapNames(aspect(spec).spec)).toEqual(['scripts', 'wren-identity']);
+  });
+
+  it('are followed from a spec as written, even one that fails validation (B.107)', () => {
+    const invalid = {
+      ...spec,
+      contextMode: 'nonsense',
+      identity: { soul: { configMapKeyRef: { name: 'souls' } } },
+    };
+    expect(referencedConfigMapNames(invalid)).toEqual(['scripts', 'souls']);
+    expect(referencedConfigMapNames(undefined)).toEqual([]);
   });
 
   it('say which ConfigMap or key is missing (transient)', () => {

@@ -20,10 +20,18 @@ export type DocumentsResult =
   | { ok: true; files: Record<string, string> }
   | { ok: false; reason: 'ConfigMapMissing' | 'InvalidSpec'; message: string };
 
-/** The ConfigMap names an Aspect's documents reference (in its namespace): what B.107 watches. */
-export function referencedConfigMapNames(kube: AspectKubeFields): string[] {
-  const sources = [kube.identity?.soul, kube.identity?.agent, kube.identity?.primer, kube.script];
-  const names = sources.flatMap((s) => (s && 'configMapKeyRef' in s ? [s.configMapKeyRef.name] : []));
+/**
+ * The ConfigMaps an Aspect's `identity.*` and `script` name (in its namespace): what B.107 watches.
+ * Read leniently from the spec as written, so a spec that fails validation elsewhere still has
+ * its ConfigMaps followed.
+ */
+export function referencedConfigMapNames(spec: unknown): string[] {
+  const s = (spec ?? {}) as { identity?: Record<string, unknown>; script?: unknown };
+  const sources = [s.identity?.soul, s.identity?.agent, s.identity?.primer, s.script];
+  const names = sources.flatMap((source) => {
+    const name = (source as { configMapKeyRef?: { name?: unknown } } | undefined)?.configMapKeyRef?.name;
+    return typeof name === 'string' && name !== '' ? [name] : [];
+  });
   return [...new Set(names)].sort();
 }
 

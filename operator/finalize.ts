@@ -9,13 +9,14 @@
  * `--cascade=foreground` the garbage collector deletes owned objects while the finalizer is still
  * waiting, and a home the user asked to keep must not be among them.
  *
- * When another namespace holds the aspect's name (B.68) and this Aspect never had a token, the
- * broker's aspect and grants are that namespace's: only this Aspect's own tokens are revoked.
+ * When another namespace holds the aspect's name (B.68) and this Aspect holds no live token (it
+ * never had one, or its tokens were revoked), the broker's aspect and grants are that namespace's:
+ * only this Aspect's own tokens are revoked.
  */
-import { apiMessageOf, httpStatusOf } from './kube-errors.js';
-import { refOf, tokenNameFor } from './meta.js';
+import { apiMessageOf, isNotFound } from './kube/errors.js';
+import { refOf, aspectTokenName } from './meta.js';
 import { statusUpdate } from './status.js';
-import { otherHolders } from './tokens.js';
+import { ownsAspectName } from './tokens.js';
 import {
   FINALIZER,
   type KubeObject,
@@ -30,14 +31,15 @@ export function retainsHome(spec: unknown): boolean {
   return home?.retainOnDelete !== false;
 }
 
-const notFound = (err: unknown) => httpStatusOf(err) === 404;
-
-/** Runs `call`, taking a 404 as done: a retry after a partial pass finds some steps already made. */
+/**
+ * Runs `call`, taking a 404 as done: a retry after a partial pass finds some steps already made.
+ * (The broker client takes its own "not found" on a removal as done already.)
+ */
 async function idempotent(call: () => Promise<unknown>): Promise<void> {
   try {
     await call();
   } catch (err) {
-    if (!notFound(err)) throw err;
+    if (!isNotFound(err)) throw err;
   }
 }
 
@@ -81,16 +83,16 @@ export async function finalizeAspect(observed: Observed, deps: ReconcileDeps): P
     return hold(
       `waiting for the broker to revoke the token and deregister the aspect: ${observed.brokerError ?? 'it could not be asked'}`,
     );
-  const tokenName = tokenNameFor(aspect);
-  const ours = broker.tokens.filter((t) => t.name === tokenName);
-  const ownsName = ours.length > 0 || otherHolders(broker, tokenName).length === 0;
+  const tokenName = aspectTokenName(aspect);
+  const ours = broker.ownTokens.filter((t) => t.name === tokenName);
+  const ownsName = ownsAspectName(broker, tokenName);
   try {
     for (const token of ours.filter((t) => !t.revoked_at))
       await idempotent(() => deps.broker.revokeToken(token.id));
     if (ownsName) {
       await idempotent(() => deps.broker.deregister(name));
       for (const credential of broker.grantsByOperator)
-        await idempotent(() => deps.broker.revokeGrant(credential, name, deps.operatorTokenName));
+        await idempotent(() => deps.broker.revokeGrant(credential, name, deps.grantedBy));
     }
   } catch (err) {
     return hold(`waiting for the broker: ${apiMessageOf(err)}`, err);

@@ -1,7 +1,8 @@
 /**
  * Credential grants kept in sync with an Aspect (B.28, B.66, B.95): the grants this operator's
- * token made to the aspect become exactly `spec.credentials` plus the provider's credential.
- * Grants anyone else made are never touched (the broker enforces it through `granted_by`).
+ * token made to the aspect, with any grants others made, cover exactly `spec.credentials` plus the
+ * provider's credential. Grants anyone else made are never touched (the broker enforces it through
+ * `granted_by`).
  */
 import type { ProviderConfig } from '../protocol/aspect-config.js';
 import type { ParsedAspect } from '../protocol/aspect-resource.js';
@@ -23,12 +24,20 @@ export function desiredGrants(parsed: ParsedAspect): string[] {
   return [...names].sort();
 }
 
-/** What to grant and what to revoke so the operator's grants become `desired`. */
-export function planGrants(desired: string[], current: string[]): { grant: string[]; revoke: string[] } {
-  const have = new Set(current);
+/**
+ * What to grant and what to revoke so the aspect holds `desired`: grant what it holds from nobody
+ * (a grant someone else made already serves, and the broker keeps its first granter, so granting
+ * it again would change nothing on every pass); revoke only what the operator granted and the
+ * spec no longer names.
+ */
+export function planGrants(
+  desired: string[],
+  current: { held: string[]; byOperator: string[] },
+): { grant: string[]; revoke: string[] } {
+  const held = new Set(current.held);
   const want = new Set(desired);
   return {
-    grant: desired.filter((c) => !have.has(c)),
-    revoke: [...have].filter((c) => !want.has(c)).sort(),
+    grant: desired.filter((c) => !held.has(c)),
+    revoke: current.byOperator.filter((c) => !want.has(c)).sort(),
   };
 }

@@ -37,12 +37,12 @@ export function refOf(object: KubeObject): ObjectRef {
   };
 }
 
-/** The namespace of an Aspect ("default" when a client left it out). */
-export function namespaceOf(aspect: AspectObject): string {
-  return aspect.metadata.namespace ?? 'default';
+/** The namespace of an object ("default" when a client left it out). */
+export function namespaceOf(object: KubeObject): string {
+  return object.metadata.namespace ?? 'default';
 }
 
 /** The name under which this operator mints the aspect's token (B.25, B.68). */
-export function tokenNameFor(aspect: AspectObject): string {
+export function aspectTokenName(aspect: AspectObject): string {
   return `operator:${namespaceOf(aspect)}/${aspect.metadata.name}`;
 }

@@ -5,6 +5,8 @@
  * and the reconcile keeps the phase and says why (B.63).
  */
 import { BrokerUnavailable } from './broker-client.js';
+import { referencedConfigMapNames } from './documents.js';
+import { aspectTokenName } from './meta.js';
 import type { Informers } from './kube/informers.js';
 import { objectNames, type AspectObject, type BrokerAdmin, type BrokerView, type Observed } from './types.js';
 
@@ -12,7 +14,7 @@ export interface ObserveDeps {
   informers: Pick<Informers, 'get'>;
   broker: BrokerAdmin;
   /** The operator's own token name: the `granted_by` of its grants (B.95). */
-  operatorTokenName: string;
+  grantedBy: string;
 }
 
 export interface Observation {
@@ -27,24 +29,6 @@ export const keyOf = (namespace: string, name: string): string => `${namespace}/
 export function splitKey(key: string): { namespace: string; name: string } {
   const slash = key.indexOf('/');
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}
-
-/** The token name the operator gives an Aspect's token (B.25, B.68). */
-export const operatorTokenNameFor = (namespace: string, name: string): string =>
-  `operator:${namespace}/${name}`;
-
-/**
- * The ConfigMaps an Aspect's `identity.*` and `script` name (B.107), read leniently from the spec
- * as written, so a spec that fails validation elsewhere still has its ConfigMaps followed.
- */
-export function referencedConfigMapNames(spec: unknown): string[] {
-  const s = (spec ?? {}) as { identity?: Record<string, unknown>; script?: unknown };
-  const sources = [s.identity?.soul, s.identity?.agent, s.identity?.primer, s.script];
-  const names = sources.flatMap((source) => {
-    const name = (source as { configMapKeyRef?: { name?: unknown } } | undefined)?.configMapKeyRef?.name;
-    return typeof name === 'string' && name !== '' ? [name] : [];
-  });
-  return [...new Set(names)].sort();
 }
 
 /** The snapshot for `key`, or undefined when the Aspect is no longer in the cache. */
@@ -70,7 +54,7 @@ export async function observe(key: string, deps: ObserveDeps): Promise<Observati
   if (statefulSet) observed.statefulSet = statefulSet;
   if (pod) observed.pod = pod;
   try {
-    observed.broker = await brokerView(namespace, name, deps);
+    observed.broker = await brokerView(aspect, deps);
     return { observed };
   } catch (err) {
     const brokerError = err instanceof Error ? err : new Error(String(err));
@@ -79,15 +63,16 @@ export async function observe(key: string, deps: ObserveDeps): Promise<Observati
   }
 }
 
-async function brokerView(namespace: string, name: string, deps: ObserveDeps): Promise<BrokerView> {
-  const own = operatorTokenNameFor(namespace, name);
+async function brokerView(aspect: AspectObject, deps: ObserveDeps): Promise<BrokerView> {
+  const name = aspect.metadata.name;
+  const own = aspectTokenName(aspect);
   const [tokens, roster, grants] = await Promise.all([
     deps.broker.listTokens({ aspect: name, kind: 'aspect' }),
     deps.broker.rosterEntry(name),
-    deps.broker.grantsBy(name, deps.operatorTokenName),
+    deps.broker.grantsTo(name),
   ]);
   return {
-    tokens: tokens.filter((t) => t.name === own),
+    ownTokens: tokens.filter((t) => t.name === own),
     foreignTokenNames: [
       ...new Set(
         tokens.filter((t) => !t.revoked_at && t.name && t.name !== own).map((t) => t.name as string),
@@ -95,7 +80,11 @@ async function brokerView(namespace: string, name: string, deps: ObserveDeps): P
     ].sort(),
     ...(roster ? { rosterStatus: roster.status } : {}),
     ...(roster?.last_heartbeat_at ? { lastHeartbeat: roster.last_heartbeat_at } : {}),
-    grantsByOperator: grants.sort(),
+    grantsHeld: [...new Set(grants.map((g) => g.credential))].sort(),
+    grantsByOperator: grants
+      .filter((g) => g.grantedBy === deps.grantedBy)
+      .map((g) => g.credential)
+      .sort(),
   };
 }
 

@@ -33,7 +33,7 @@ import { desiredConfigMap, desiredPvc, desiredStatefulSet } from './desired.js';
 import { resolveDocuments } from './documents.js';
 import { finalizeAspect } from './finalize.js';
 import { desiredGrants } from './grants.js';
-import { apiMessageOf } from './kube-errors.js';
+import { apiMessageOf } from './kube/errors.js';
 import { namespaceOf, refOf } from './meta.js';
 import { plan } from './plan.js';
 import { mergePodSettings, podSettingsProblem } from './pod-spec.js';

@@ -7,7 +7,24 @@
  * been reset). A failed PUT is retried after 5 s doubling to 1 min; a later change replaces it.
  */
 import type { Logger } from '../platform/index.js';
-import type { BrokerAdmin } from './types.js';
+import type { AspectObject, BrokerAdmin } from './types.js';
+
+/**
+ * The broker names of the Aspects expected to run (B.24): not suspended, not being deleted, and
+ * not Failed, whose spec is invalid and which can never run until it is edited (roster.missing
+ * would be an alarm nobody can clear by waiting).
+ */
+export function expectedRoster(aspects: AspectObject[]): string[] {
+  const names = aspects
+    .filter(
+      (a) =>
+        !a.metadata.deletionTimestamp &&
+        (a.spec as { suspend?: unknown } | undefined)?.suspend !== true &&
+        a.status?.phase !== 'Failed',
+    )
+    .map((a) => a.metadata.name);
+  return [...new Set(names)].sort();
+}
 
 const RETRY_MIN_MS = 5_000;
 const RETRY_MAX_MS = 60_000;

@@ -171,6 +171,14 @@ describe('status (B.63, B.106)', () => {
     });
   });
 
+  it('says which token was written into the Secret, not that the Secret holds it (it is never read, B.61)', () => {
+    expect(reason(facts(), 'TokenReady')).toMatchObject({
+      status: 'True',
+      reason: 'TokenWritten',
+      message: 'token 17 was written into Secret wren-token',
+    });
+  });
+
   it('says NameInUse when another namespace holds the name (B.68)', () => {
     const f = facts({ token: { kind: 'nameInUse', holder: 'operator:other/wren' } });
     expect(reason(f, 'Registered')).toMatchObject({ status: 'False', reason: 'NameInUse' });

@@ -96,7 +96,8 @@ function tokenReady(facts: StatusFacts): ConditionValue {
       return {
         status: 'True',
         reason: 'TokenWritten',
-        message: `Secret ${secret} holds token ${facts.token.id}`,
+        // The Secret is never read (B.61): what was written, not what it holds now.
+        message: `token ${facts.token.id} was written into Secret ${secret}`,
       };
     case 'pending':
       return { status: 'False', reason: 'TokenPending', message: facts.token.message };

@@ -36,13 +36,25 @@ export function otherHolders(view: BrokerView, ourName: string): string[] {
   return view.foreignTokenNames.filter((name) => name !== ourName && name.startsWith('operator:'));
 }
 
+/**
+ * Whether the broker's aspect (its registration and the operator's grants) belongs to this Aspect,
+ * so deleting it may deregister and revoke them (B.62, B.68): it holds a live token of ours, or no
+ * other namespace holds the name. A revoked token of ours says nothing: the name may have passed
+ * to another namespace since (its Aspect then shows NameInUse here).
+ */
+export function ownsAspectName(view: BrokerView, ourName: string): boolean {
+  return (
+    view.ownTokens.some((t) => t.name === ourName && isLive(t)) || otherHolders(view, ourName).length === 0
+  );
+}
+
 export function decideToken(
   view: BrokerView,
   ourName: string,
   recordedId: string | undefined,
   admin: boolean,
 ): TokenDecision {
-  const ours = view.tokens.filter((t) => t.name === ourName);
+  const ours = view.ownTokens.filter((t) => t.name === ourName);
   const live = ours.filter(isLive);
   const recorded = live.find((t) => t.id === recordedId);
   const holders = otherHolders(view, ourName);

@@ -71,13 +71,18 @@ export interface Observed {
 }
 
 export interface BrokerView {
-  /** Tokens named exactly `operator:<namespace>/<name>` for this aspect (B.25, B.68). */
-  tokens: BrokerToken[];
+  /**
+   * Tokens named exactly `operator:<namespace>/<name>` for this aspect (B.25, B.68), revoked ones
+   * included: only a live one says the aspect's name is this Aspect's.
+   */
+  ownTokens: BrokerToken[];
   /** Any live token for this aspect name with another owner's name, for NameInUse (B.68). */
   foreignTokenNames: string[];
   /** Roster status of the aspect, absent when it never registered. */
   rosterStatus?: 'live' | 'stale' | 'down';
   lastHeartbeat?: string;
+  /** Credential names granted to this aspect by anyone, this operator included. */
+  grantsHeld: string[];
   /** Credential names granted to this aspect by this operator's token (B.95). */
   grantsByOperator: string[];
 }
@@ -93,9 +98,9 @@ export interface BrokerToken {
 }
 
 /**
- * The only way the pure middle changes the cluster. A failed call rejects with an error whose
- * `status` (or `code`) is the HTTP status and whose `body.message` is the API server's message
- * (operator/kube-errors.ts reads them): the reconcile tells 409, 404 and 422 apart by them.
+ * The only way the pure middle changes the cluster. A failed call rejects with a `KubeApiError`
+ * (operator/kube/errors.ts), carrying the HTTP status and the API server's message: the reconcile
+ * tells 409, 404 and 422 apart by them.
  */
 export interface KubeWriter {
   create(object: KubeObject): Promise<KubeObject>;
@@ -122,8 +127,8 @@ export interface BrokerAdmin {
   rosterEntry(
     aspect: string,
   ): Promise<{ status: 'live' | 'stale' | 'down'; last_heartbeat_at?: string } | undefined>;
-  /** Credential names granted to `aspect` by the token named `grantedBy`. */
-  grantsBy(aspect: string, grantedBy: string): Promise<string[]>;
+  /** Every grant of a credential to `aspect`, with the name of the token that made it. */
+  grantsTo(aspect: string): Promise<{ credential: string; grantedBy: string }[]>;
   grant(credential: string, aspect: string): Promise<void>;
   revokeGrant(credential: string, aspect: string, grantedBy: string): Promise<void>;
   putExpectedRoster(source: string, aspects: string[]): Promise<void>;
@@ -153,7 +158,7 @@ export interface ReconcileDeps {
   broker: BrokerAdmin;
   settings: OperatorSettings;
   /** The operator's own broker token name, the `granted_by` of its grants (B.95). */
-  operatorTokenName: string;
+  grantedBy: string;
   now: () => Date;
   /**
    * The id of the token this leadership term last wrote into each Aspect's Secret, by

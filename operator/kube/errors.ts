@@ -1,14 +1,14 @@
 /**
- * How the Kubernetes API refused, as data the reconcile reads (STYLE 10). No client-node import:
- * the pure middle may import this module to tell failures apart.
+ * How the Kubernetes API refused, as data the reconcile reads (STYLE 10): every failed call of
+ * operator/kube/client.ts rejects with a `KubeApiError`, and this module is the one place that
+ * reads them. No client-node import, so the reconcile's modules may import it.
  *
  * - `KubeInvalid` (422): the object as written is invalid (a bad `spec.pod` reaching the
  *   StatefulSet, B.100). Terminal for this generation: the Aspect becomes `Failed`, reason
- *   `InvalidSpec`, with the API server's own message.
- * - `KubeApiError` with `retryable`: 409 conflicts, 429, 5xx and no answer at all (status 0);
- *   requeue with backoff.
- * - Any other `KubeApiError` (403 forbidden, 404 …) is a fault the operator cannot mend by retrying
- *   soon; it is still requeued with backoff, so a fixed RBAC rule is picked up.
+ *   `InvalidSpec`, with the API server's own message (operator/apply.ts).
+ * - 409 on a create and 404 on a patch or delete say the informer cache is behind (apply.ts,
+ *   finalize.ts); anything else (403, 5xx, no answer) is requeued with backoff, so a fixed RBAC
+ *   rule is picked up.
  */
 
 export class KubeApiError extends Error {
@@ -25,14 +25,6 @@ export class KubeApiError extends Error {
   ) {
     super(`${request}: ${status === 0 ? 'no answer' : status} ${reason}: ${apiMessage}`, options);
     this.name = 'KubeApiError';
-    this.body = { kind: 'Status', code: status, reason, message: apiMessage };
-  }
-
-  /** The Status as the API server sent it (the shape readers of client-node's ApiException expect). */
-  readonly body: { kind: 'Status'; code: number; reason: string; message: string };
-
-  get retryable(): boolean {
-    return this.status === 0 || this.status === 409 || this.status === 429 || this.status >= 500;
   }
 }
 
@@ -52,3 +44,12 @@ export class KubeClientStopped extends Error {
 export const isNotFound = (err: unknown): boolean => err instanceof KubeApiError && err.status === 404;
 export const isConflict = (err: unknown): boolean => err instanceof KubeApiError && err.status === 409;
 export const isInvalid = (err: unknown): err is KubeInvalid => err instanceof KubeInvalid;
+
+/**
+ * What to say about a failure: the API server's own message (it names the field) for a refusal,
+ * else the error's message (a broker error, or no answer).
+ */
+export function apiMessageOf(err: unknown): string {
+  if (err instanceof KubeApiError && err.apiMessage !== '') return err.apiMessage;
+  return err instanceof Error ? err.message : String(err);
+}

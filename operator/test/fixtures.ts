@@ -47,7 +47,7 @@ export function parsed(object: AspectObject): ParsedAspect {
 }
 
 export function brokerView(view: Partial<BrokerView> = {}): BrokerView {
-  return { tokens: [], foreignTokenNames: [], grantsByOperator: [], ...view };
+  return { ownTokens: [], foreignTokenNames: [], grantsHeld: [], grantsByOperator: [], ...view };
 }
 
 /** A pod as the kubelet reports it, with the given status. */
