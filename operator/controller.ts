@@ -181,7 +181,7 @@ export class Controller {
     if (this.expectations.behind(namespace, owned)) {
       // The watch event that shows our last write queues the Aspect again; this is a fallback.
       logger.debug({ aspect: key }, 'the cache does not show our last writes yet; waiting for it');
-      return { requeueAfterMs: CACHE_BEHIND_REQUEUE_MS };
+      return { requeueAfterMs: CACHE_BEHIND_REQUEUE_MS, deferred: true };
     }
     const observation = await observe(key, {
       informers: this.informers,

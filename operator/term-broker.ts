@@ -20,7 +20,7 @@ export function termBroker(broker: BrokerAdmin, signal: AbortSignal): BrokerAdmi
   return {
     listTokens: (filter) => broker.listTokens(filter),
     rosterEntry: (aspect) => broker.rosterEntry(aspect),
-    grantsBy: (aspect, grantedBy) => broker.grantsBy(aspect, grantedBy),
+    grantsTo: (aspect) => broker.grantsTo(aspect),
     mintAspectToken: (aspect, name, admin) => write(() => broker.mintAspectToken(aspect, name, admin)),
     revokeToken: (id) => write(() => broker.revokeToken(id)),
     deregister: (aspect) => write(() => broker.deregister(aspect)),

@@ -129,6 +129,25 @@ describe('the operator work queue', () => {
     expect(handler.runsOf('n/a')).toHaveLength(4); // the backoff went on growing: 2000 ms
   });
 
+  it('keeps the failure count and its backoff through a deferred run (the cache was behind)', async () => {
+    const { clock, handler, queue } = setup();
+    queue.add('n/a');
+    await flushPromises();
+    await handler.finish('n/a', { error: new Error('1') });
+    await clock.advance(500);
+    await handler.finish('n/a', { error: new Error('2') }); // now waiting 1000 ms
+    queue.add('n/a'); // the watch shows the failed pass's own status write
+    await flushPromises();
+    await handler.finish('n/a', { requeueAfterMs: 1000, deferred: true });
+    expect(queue.failuresOf('n/a')).toBe(2);
+    await clock.advance(999);
+    expect(handler.runsOf('n/a')).toEqual([0, 500, 500]);
+    await clock.advance(1);
+    expect(handler.runsOf('n/a')).toEqual([0, 500, 500, 1500]);
+    await handler.finish('n/a', { error: new Error('3') });
+    expect(queue.failuresOf('n/a')).toBe(3);
+  });
+
   it('requeues after requeueAfterMs, keeps the earliest of two delays, and a change meanwhile runs at once', async () => {
     const { clock, handler, queue } = setup();
     queue.add('n/a');

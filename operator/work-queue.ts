@@ -20,6 +20,11 @@ export interface QueueOutcome {
   error?: Error;
   /** Look again after this long, even with no change. */
   requeueAfterMs?: number;
+  /**
+   * The run tried nothing (the cache did not show the last writes yet): neither a success nor a
+   * failure, so the failure count and its backoff stand.
+   */
+  deferred?: boolean;
 }
 
 export interface WorkQueueOptions {
@@ -146,6 +151,9 @@ export class WorkQueue {
       const n = this.failuresOf(key) + 1;
       this.failures.set(key, n);
       this.addAfter(key, this.backoffMs(n));
+    } else if (outcome.deferred) {
+      const n = this.failuresOf(key);
+      this.addAfter(key, Math.max(outcome.requeueAfterMs ?? 0, n > 0 ? this.backoffMs(n) : 0));
     } else {
       this.failures.delete(key);
       if (outcome.requeueAfterMs !== undefined) this.addAfter(key, outcome.requeueAfterMs);
