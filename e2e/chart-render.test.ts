@@ -216,6 +216,9 @@ describe('charts/nexus rendered by the real helm', () => {
     expect(decode(data.DATABASE_URL!)).toMatch(
       /^postgres:\/\/nexus:[A-Za-z0-9]{32}@nexus-postgres:5432\/nexus$/,
     );
+    // Kept on uninstall: the try-out Postgres volume outlives the release, and a reinstall must find
+    // the password it was made with and the key its stored credentials were sealed with.
+    expect(secret.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
   });
 
   it('makes every pod, hooks and tests included, meet Pod Security "restricted" (B.101)', () => {
