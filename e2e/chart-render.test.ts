@@ -357,6 +357,19 @@ describe('what the chart runs', () => {
       RESYNC_S: '300',
       NEXUS_TOKEN_FILE: '/var/run/nexus/token/token',
     });
+    // The token Secrets are written by the post-install hook, which `helm install --wait`, Flux and
+    // Argo CD run after the Deployments are available: optional, so the pods start without them
+    // (nexus operator and nexus worker wait for the file).
+    for (const [name, secretName] of [
+      ['nexus-operator', 'nexus-operator-token'],
+      ['nexus-worker', 'nexus-worker-token'],
+    ])
+      expect(
+        (deployment(all, name).spec.template.spec.volumes as Json[]).find((v) => v.name === 'token'),
+      ).toEqual({
+        name: 'token',
+        secret: { secretName, optional: true },
+      });
     expect(JSON.parse(String(env.ASPECT_POD_DEFAULTS))).toEqual(ALL_FEATURES.aspectDefaults.pod);
     expect(
       envMap((deployment(defaults, 'nexus-operator').spec.template.spec.containers as Json[])[0]!),
