@@ -70,7 +70,7 @@ export const ALL_FEATURES = {
   },
   operator: {
     replicas: 2,
-    watchNamespaces: ['team-a', 'team-b'],
+    watchNamespaces: [NAMESPACE, 'team-a', 'team-b'],
     frameNamespaces: [NAMESPACE, 'team-a'],
     priorityClassName: 'nexus-operator',
     pdb: { enabled: true, maxUnavailable: 1 },
@@ -259,8 +259,9 @@ describe('charts/nexus rendered by the real helm', () => {
     // A list: a Role and RoleBinding in each, no ClusterRole; the Lease Role in the release namespace.
     expect(find(all, 'ClusterRole')).toEqual([]);
     const operatorRoles = find(all, 'Role', 'nexus-operator');
-    expect(operatorRoles.map((r) => r.metadata.namespace)).toEqual(['team-a', 'team-b']);
+    expect(operatorRoles.map((r) => r.metadata.namespace)).toEqual([NAMESPACE, 'team-a', 'team-b']);
     expect(find(all, 'RoleBinding', 'nexus-operator').map((r) => r.metadata.namespace)).toEqual([
+      NAMESPACE,
       'team-a',
       'team-b',
     ]);
@@ -292,6 +293,27 @@ describe('charts/nexus rendered by the real helm', () => {
           });
         }
     }
+  });
+
+  it('refuses watchNamespaces that leave out the frame: the operator would never reconcile it', async () => {
+    const refused = async (operator: Json, frame: Json = {}) => {
+      const run = await helmWithValues(['template', 'nexus', CHART_PATH], {
+        values: { operator, frame },
+      });
+      expect(run.code).not.toBe(0);
+      return run.stderr;
+    };
+    expect(await refused({ watchNamespaces: ['team-a'] })).toContain(
+      `frame.enabled puts the frame Aspect in the release namespace "${NAMESPACE}", which operator.watchNamespaces (team-a) leaves out`,
+    );
+    expect(await refused({ watchNamespaces: [NAMESPACE], frameNamespaces: ['team-b'] })).toContain(
+      `operator.frameNamespaces names "team-b", which operator.watchNamespaces (${NAMESPACE}) leaves out`,
+    );
+    // Without the default frame, the release namespace need not be watched.
+    const noFrame = await renderChart({
+      values: { operator: { watchNamespaces: ['team-a'] }, frame: { enabled: false } },
+    });
+    expect(find(noFrame, 'Role', 'nexus-operator').map((r) => r.metadata.namespace)).toEqual(['team-a']);
   });
 
   it('refuses a misspelt value with the schema message (fault 21)', async () => {
@@ -347,7 +369,7 @@ describe('what the chart runs', () => {
     expect(env).toMatchObject({
       RUNTIME_IMAGE: 'mirror.example.com/nexus-agents/nexus-runtime:0.1.0',
       NEXUS_URL: `http://nexus-broker.${NAMESPACE}.svc:7888`,
-      WATCH_NAMESPACES: 'team-a,team-b',
+      WATCH_NAMESPACES: `${NAMESPACE},team-a,team-b`,
       FRAME_NAMESPACES: `${NAMESPACE},team-a`,
       POD_NAME: { fieldRef: { fieldPath: 'metadata.name' } },
       POD_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } },
@@ -576,6 +598,7 @@ describe('what the chart runs', () => {
     );
     const policies = find(all, 'NetworkPolicy');
     expect(policies.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort()).toEqual([
+      `${NAMESPACE}/nexus-aspects`,
       `${NAMESPACE}/nexus-broker`,
       'team-a/nexus-aspects',
       'team-b/nexus-aspects',
