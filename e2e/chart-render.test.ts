@@ -405,6 +405,16 @@ describe('what the chart runs', () => {
     expect(find(all, 'PodDisruptionBudget', 'nexus-operator')).toHaveLength(1);
   });
 
+  it('renders pdb.maxUnavailable 0 as 0, not as the default 1', async () => {
+    const objects = await renderChart({ values: { broker: { pdb: { maxUnavailable: 0 } } } });
+    expect(find(objects, 'PodDisruptionBudget', 'nexus-broker')[0]!.spec).toMatchObject({
+      maxUnavailable: 0,
+    });
+    expect(find(defaults, 'PodDisruptionBudget', 'nexus-broker')[0]!.spec).toMatchObject({
+      maxUnavailable: 1,
+    });
+  });
+
   it('scales workers by KEDA when its API is there, else by an HPA with an adapter, else a fixed count (B.71)', async () => {
     expect(find(defaults, 'ScaledObject')).toEqual([]);
     expect(deployment(defaults, 'nexus-worker').spec.replicas).toBe(1);

@@ -178,7 +178,8 @@ metadata:
   labels:
     {{- include "nexus.labels" (list $root $part) | nindent 4 }}
 spec:
-  maxUnavailable: {{ $v.pdb.maxUnavailable | default 1 }}
+  {{- /* hasKey, not default: 0 (no voluntary disruption) is a value, not an absence. */}}
+  maxUnavailable: {{ if hasKey $v.pdb "maxUnavailable" }}{{ $v.pdb.maxUnavailable }}{{ else }}1{{ end }}
   selector:
     matchLabels:
       {{- include "nexus.selectorLabels" (list $root $part) | nindent 6 }}
