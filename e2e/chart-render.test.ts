@@ -385,14 +385,18 @@ describe('what the chart runs', () => {
     for (const [name, secretName] of [
       ['nexus-operator', 'nexus-operator-token'],
       ['nexus-worker', 'nexus-worker-token'],
-    ])
+    ] as const)
       expect(
         (deployment(all, name).spec.template.spec.volumes as Json[]).find((v) => v.name === 'token'),
       ).toEqual({
         name: 'token',
         secret: { secretName, optional: true },
       });
-    expect(JSON.parse(String(env.ASPECT_POD_DEFAULTS))).toEqual(ALL_FEATURES.aspectDefaults.pod);
+    // global.imagePullSecrets reach Aspect pods when aspectDefaults.pod names none of its own.
+    expect(JSON.parse(String(env.ASPECT_POD_DEFAULTS))).toEqual({
+      ...ALL_FEATURES.aspectDefaults.pod,
+      imagePullSecrets: ALL_FEATURES.global.imagePullSecrets,
+    });
     expect(
       envMap((deployment(defaults, 'nexus-operator').spec.template.spec.containers as Json[])[0]!),
     ).toMatchObject({
@@ -403,6 +407,24 @@ describe('what the chart runs', () => {
     // One replica: no PDB (B.108); two: one.
     expect(find(defaults, 'PodDisruptionBudget', 'nexus-operator')).toEqual([]);
     expect(find(all, 'PodDisruptionBudget', 'nexus-operator')).toHaveLength(1);
+  });
+
+  it('lets aspectDefaults.pod.imagePullSecrets win over global.imagePullSecrets, and takes no runtimeImage.pullPolicy (the operator has none)', async () => {
+    const own = await renderChart({
+      values: {
+        global: { imagePullSecrets: [{ name: 'registry-login' }] },
+        aspectDefaults: { pod: { imagePullSecrets: [{ name: 'agents-registry' }] } },
+      },
+    });
+    const [container] = deployment(own, 'nexus-operator').spec.template.spec.containers as Json[];
+    expect(JSON.parse(String(envMap(container!).ASPECT_POD_DEFAULTS))).toEqual({
+      imagePullSecrets: [{ name: 'agents-registry' }],
+    });
+    const run = await helmWithValues(['template', 'nexus', CHART_PATH], {
+      values: { runtimeImage: { pullPolicy: 'Always' } },
+    });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain("additional properties 'pullPolicy' not allowed");
   });
 
   it('renders pdb.maxUnavailable 0 as 0, not as the default 1', async () => {
