@@ -517,6 +517,8 @@ describe('what the chart runs', () => {
         `--namespace=${NAMESPACE}`,
         '--selector=app.kubernetes.io/instance=nexus',
         '--wait=true',
+        // Below helm's default --timeout (5m), so the Job, not Helm, is the one to give up.
+        '--timeout=4m',
       ]),
     );
     const containers = pod.containers as Json[];
