@@ -363,6 +363,16 @@ describe('what the chart runs', () => {
     expect(find(all, 'Ingress')).toHaveLength(1);
   });
 
+  it('publishes only /v1 by default through the Ingress: not the unauthenticated /metrics', async () => {
+    const objects = await renderChart({ values: { broker: { ingress: { enabled: true } } } });
+    const [ingress] = find(objects, 'Ingress') as unknown as {
+      spec: { rules: { http: { paths: Json[] } }[] };
+    }[];
+    expect(ingress!.spec.rules.flatMap((r) => r.http.paths.map((p) => [p.path, p.pathType]))).toEqual([
+      ['/v1', 'Prefix'],
+    ]);
+  });
+
   it('gives the operator the settings of B.72, ASPECT_POD_DEFAULTS (B.102) and FRAME_NAMESPACES', () => {
     const [container] = deployment(all, 'nexus-operator').spec.template.spec.containers as Json[];
     const env = envMap(container!);
