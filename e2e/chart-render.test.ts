@@ -221,6 +221,21 @@ describe('charts/nexus rendered by the real helm', () => {
     expect(secret.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
   });
 
+  it('percent-encodes a given postgres password in DATABASE_URL, so the broker reads it back as given', async () => {
+    const { parse } = await import('pg-connection-string');
+    const password = 'p@ss:w/rd #?%+ &=';
+    const objects = await renderChart({ values: { postgres: { password } } });
+    const data = find(objects, 'Secret', 'nexus')[0]!.data as Record<string, string>;
+    expect(decode(data.POSTGRES_PASSWORD!)).toBe(password);
+    expect(parse(decode(data.DATABASE_URL!))).toMatchObject({
+      user: 'nexus',
+      password,
+      host: 'nexus-postgres',
+      port: '5432',
+      database: 'nexus',
+    });
+  });
+
   it('makes every pod, hooks and tests included, meet Pod Security "restricted" (B.101)', () => {
     for (const objects of [defaults, all]) {
       const pods = objects.map((o) => ({ o, pod: podOf(o) })).filter((p) => p.pod !== null);
