@@ -480,6 +480,10 @@ describe('what the chart runs', () => {
     });
     const notes = await helmWithValues(['install', 'nexus', CHART_PATH, '--dry-run=client'], {});
     expect(notes.stdout).toContain('4. Hand workers: a fixed count of 1');
+    // Watching every namespace, the Aspect NetworkPolicy is only in the release namespace (B.109 departure).
+    expect(notes.stdout).toContain(
+      `The operator watches every namespace, but the Aspect pods' NetworkPolicy is rendered only in\n   ${NAMESPACE}: Aspects in other namespaces run without one.`,
+    );
     // helm install --dry-run=client takes no --api-versions: KEDA is forced.
     const kedaNotes = await helmWithValues(['install', 'nexus', CHART_PATH, '--dry-run=client'], {
       values: { workers: { autoscaling: { keda: { force: true } } } },
