@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import {
   ConfigError,
+  awaitTokenFile,
   createLogger,
   healthPortSetting,
   metricsPortSetting,
@@ -12,7 +13,8 @@ import { exits } from './process-lifecycle.js';
 
 /**
  * `nexus operator`: the Kubernetes operator (SPEC section 11). Settings come from the environment
- * (B.72, B.94, B.102); the operator's admin token from NEXUS_TOKEN_FILE or NEXUS_TOKEN; the broker
+ * (B.72, B.94, B.102); the operator's admin token from NEXUS_TOKEN_FILE (waited for while missing
+ * or empty: a Secret written after install) or NEXUS_TOKEN; the broker
  * it calls is OPERATOR_BROKER_URL when set, else NEXUS_URL (the URL given to runtime pods, which
  * may not resolve where the operator runs, e.g. outside the cluster).
  */
@@ -39,10 +41,12 @@ export function registerOperatorCommand(program: Command): void {
       const metricsPort = metricsPortSetting(options.metricsPort, env, 9466);
       const settings = readOperatorSettings({ ...env, METRICS_PORT: undefined });
       const token = tokenSourceFromEnv(env);
-      token.read(); // no token: one line and exit 2 now, not a retry loop later
       const brokerUrl = brokerUrlSetting(env) ?? settings.nexusUrl;
       const kubeConfig = loadKubeConfig(env);
       const logger = createLogger({ name: 'operator' });
+      // No token configured, or a file that cannot be read: one line and exit 2 now. A token file
+      // not written yet (the chart's post-install hook writes it) is waited for, not ready.
+      const tokenFile = awaitTokenFile(token, logger);
       let operator: RunningOperator | null = null;
       exits({
         logger,
@@ -56,6 +60,7 @@ export function registerOperatorCommand(program: Command): void {
         logger,
         brokerUrl,
         brokerToken: () => token.read(),
+        tokenFile,
         kubeConfig,
         server: { metricsPort, healthPort: healthPortSetting(env) },
       });

@@ -9,6 +9,7 @@ import {
   healthPortSetting,
   intSetting,
   metricsPortSetting,
+  awaitTokenFile,
   startProcessServer,
   tokenSourceFromEnv,
   type Logger,
@@ -24,10 +25,13 @@ export interface ProcessPlumbing {
   refusals: TokenRefusals;
   registry: Registry;
   server: ProcessServer;
+  /** Resolves once the token can be read (at once unless `waitForTokenFile` and it is pending). */
+  tokenReady: Promise<void>;
 }
 
 /**
- * Reads the token (failing at once, with the line of issue 9 item 16, when there is none), the
+ * Reads the token (failing at once, with the line of issue 9 item 16, when there is none; or
+ * waiting for a pending token file when asked), the
  * refusal window and the metrics port, and starts the metrics and health server.
  */
 export async function startPlumbing(options: {
@@ -35,9 +39,15 @@ export async function startPlumbing(options: {
   defaultMetricsPort: number;
   logger: Logger;
   ready: () => Readiness;
+  /**
+   * Wait, alive and not ready, for a NEXUS_TOKEN_FILE that is missing or empty (a mounted Secret
+   * written after install) instead of failing; anything else still fails at once.
+   */
+  waitForTokenFile?: boolean;
 }): Promise<ProcessPlumbing> {
   const token = tokenSourceFromEnv(process.env);
-  token.read();
+  const tokenFile = options.waitForTokenFile ? awaitTokenFile(token, options.logger) : null;
+  if (!tokenFile) token.read();
   const retryS = intSetting(process.env, 'NEXUS_TOKEN_RETRY_S', 120, 0, 86_400);
   const metricsPort = metricsPortSetting(options.metricsPortFlag, process.env, options.defaultMetricsPort);
   const healthPort = healthPortSetting(process.env);
@@ -46,10 +56,21 @@ export async function startPlumbing(options: {
     registry,
     metricsPort,
     healthPort,
-    ready: options.ready,
+    ready: () => {
+      const pending = tokenFile?.pendingReason();
+      // Ready while waiting (see awaitTokenFile): `helm install --wait` would otherwise never run
+      // the hook that writes the file.
+      return pending ? { ready: true, reason: pending } : options.ready();
+    },
     logger: options.logger,
   });
-  return { token, refusals: new TokenRefusals(token, retryS), registry, server };
+  return {
+    token,
+    refusals: new TokenRefusals(token, retryS),
+    registry,
+    server,
+    tokenReady: tokenFile?.ready ?? Promise.resolve(),
+  };
 }
 
 /**

@@ -28,6 +28,8 @@ export function registerWorkerCommand(program: Command): void {
         defaultMetricsPort: 9465,
         logger,
         ready: () => worker?.ready() ?? { ready: false, reason: 'starting' },
+        // Under the chart its token Secret is written by the post-install hook, after the pod starts.
+        waitForTokenFile: true,
       });
       const { refused } = exits({
         logger,
@@ -35,6 +37,7 @@ export function registerWorkerCommand(program: Command): void {
         stop: async () => worker?.stop(),
         stoppingMessage: 'stopping: finishing or handing back running dispatches',
       });
+      await plumbing.tokenReady;
       worker = await startWorker({
         url: process.env.NEXUS_URL ?? 'http://127.0.0.1:7888',
         token: () => plumbing.token.read(),

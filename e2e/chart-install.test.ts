@@ -388,9 +388,12 @@ describe('helm install, upgrade and uninstall of charts/nexus on the Kubernetes 
     expect((await tokensFor(admin, 'frame')).every((t) => t.revoked_at)).toBe(true);
     expect(await rosterStatus(admin, 'frame')).toBeUndefined();
 
-    // The release's objects are gone but the CRD (keep policy); the retained home is kept, unowned.
+    // The release's objects are gone but the CRD and the chart's Secret (keep policy: a reinstall
+    // onto the kept database needs its password and secret key); the retained home is kept, unowned.
     const release = rendered.filter((o) => !isHook(o));
-    expect(presentIn(world.double, release)).toEqual([`${CRD.kind} /${CRD.name}`]);
+    expect(presentIn(world.double, release).sort()).toEqual(
+      [`${CRD.kind} /${CRD.name}`, `Secret ${NAMESPACE}/nexus`].sort(),
+    );
     expect(established(world.double.find(CRD))).toBe(true);
     const home = world.double.get({
       kind: 'PersistentVolumeClaim',

@@ -70,7 +70,7 @@ export const ALL_FEATURES = {
   },
   operator: {
     replicas: 2,
-    watchNamespaces: ['team-a', 'team-b'],
+    watchNamespaces: [NAMESPACE, 'team-a', 'team-b'],
     frameNamespaces: [NAMESPACE, 'team-a'],
     priorityClassName: 'nexus-operator',
     pdb: { enabled: true, maxUnavailable: 1 },
@@ -216,6 +216,24 @@ describe('charts/nexus rendered by the real helm', () => {
     expect(decode(data.DATABASE_URL!)).toMatch(
       /^postgres:\/\/nexus:[A-Za-z0-9]{32}@nexus-postgres:5432\/nexus$/,
     );
+    // Kept on uninstall: the try-out Postgres volume outlives the release, and a reinstall must find
+    // the password it was made with and the key its stored credentials were sealed with.
+    expect(secret.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+  });
+
+  it('percent-encodes a given postgres password in DATABASE_URL, so the broker reads it back as given', async () => {
+    const { parse } = await import('pg-connection-string');
+    const password = 'p@ss:w/rd #?%+ &=';
+    const objects = await renderChart({ values: { postgres: { password } } });
+    const data = find(objects, 'Secret', 'nexus')[0]!.data as Record<string, string>;
+    expect(decode(data.POSTGRES_PASSWORD!)).toBe(password);
+    expect(parse(decode(data.DATABASE_URL!))).toMatchObject({
+      user: 'nexus',
+      password,
+      host: 'nexus-postgres',
+      port: '5432',
+      database: 'nexus',
+    });
   });
 
   it('makes every pod, hooks and tests included, meet Pod Security "restricted" (B.101)', () => {
@@ -256,8 +274,9 @@ describe('charts/nexus rendered by the real helm', () => {
     // A list: a Role and RoleBinding in each, no ClusterRole; the Lease Role in the release namespace.
     expect(find(all, 'ClusterRole')).toEqual([]);
     const operatorRoles = find(all, 'Role', 'nexus-operator');
-    expect(operatorRoles.map((r) => r.metadata.namespace)).toEqual(['team-a', 'team-b']);
+    expect(operatorRoles.map((r) => r.metadata.namespace)).toEqual([NAMESPACE, 'team-a', 'team-b']);
     expect(find(all, 'RoleBinding', 'nexus-operator').map((r) => r.metadata.namespace)).toEqual([
+      NAMESPACE,
       'team-a',
       'team-b',
     ]);
@@ -289,6 +308,27 @@ describe('charts/nexus rendered by the real helm', () => {
           });
         }
     }
+  });
+
+  it('refuses watchNamespaces that leave out the frame: the operator would never reconcile it', async () => {
+    const refused = async (operator: Json, frame: Json = {}) => {
+      const run = await helmWithValues(['template', 'nexus', CHART_PATH], {
+        values: { operator, frame },
+      });
+      expect(run.code).not.toBe(0);
+      return run.stderr;
+    };
+    expect(await refused({ watchNamespaces: ['team-a'] })).toContain(
+      `frame.enabled puts the frame Aspect in the release namespace "${NAMESPACE}", which operator.watchNamespaces (team-a) leaves out`,
+    );
+    expect(await refused({ watchNamespaces: [NAMESPACE], frameNamespaces: ['team-b'] })).toContain(
+      `operator.frameNamespaces names "team-b", which operator.watchNamespaces (${NAMESPACE}) leaves out`,
+    );
+    // Without the default frame, the release namespace need not be watched.
+    const noFrame = await renderChart({
+      values: { operator: { watchNamespaces: ['team-a'] }, frame: { enabled: false } },
+    });
+    expect(find(noFrame, 'Role', 'nexus-operator').map((r) => r.metadata.namespace)).toEqual(['team-a']);
   });
 
   it('refuses a misspelt value with the schema message (fault 21)', async () => {
@@ -338,13 +378,23 @@ describe('what the chart runs', () => {
     expect(find(all, 'Ingress')).toHaveLength(1);
   });
 
+  it('publishes only /v1 by default through the Ingress: not the unauthenticated /metrics', async () => {
+    const objects = await renderChart({ values: { broker: { ingress: { enabled: true } } } });
+    const [ingress] = find(objects, 'Ingress') as unknown as {
+      spec: { rules: { http: { paths: Json[] } }[] };
+    }[];
+    expect(ingress!.spec.rules.flatMap((r) => r.http.paths.map((p) => [p.path, p.pathType]))).toEqual([
+      ['/v1', 'Prefix'],
+    ]);
+  });
+
   it('gives the operator the settings of B.72, ASPECT_POD_DEFAULTS (B.102) and FRAME_NAMESPACES', () => {
     const [container] = deployment(all, 'nexus-operator').spec.template.spec.containers as Json[];
     const env = envMap(container!);
     expect(env).toMatchObject({
       RUNTIME_IMAGE: 'mirror.example.com/nexus-agents/nexus-runtime:0.1.0',
       NEXUS_URL: `http://nexus-broker.${NAMESPACE}.svc:7888`,
-      WATCH_NAMESPACES: 'team-a,team-b',
+      WATCH_NAMESPACES: `${NAMESPACE},team-a,team-b`,
       FRAME_NAMESPACES: `${NAMESPACE},team-a`,
       POD_NAME: { fieldRef: { fieldPath: 'metadata.name' } },
       POD_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } },
@@ -354,7 +404,24 @@ describe('what the chart runs', () => {
       RESYNC_S: '300',
       NEXUS_TOKEN_FILE: '/var/run/nexus/token/token',
     });
-    expect(JSON.parse(String(env.ASPECT_POD_DEFAULTS))).toEqual(ALL_FEATURES.aspectDefaults.pod);
+    // The token Secrets are written by the post-install hook, which `helm install --wait`, Flux and
+    // Argo CD run after the Deployments are available: optional, so the pods start without them
+    // (nexus operator and nexus worker wait for the file).
+    for (const [name, secretName] of [
+      ['nexus-operator', 'nexus-operator-token'],
+      ['nexus-worker', 'nexus-worker-token'],
+    ] as const)
+      expect(
+        (deployment(all, name).spec.template.spec.volumes as Json[]).find((v) => v.name === 'token'),
+      ).toEqual({
+        name: 'token',
+        secret: { secretName, optional: true },
+      });
+    // global.imagePullSecrets reach Aspect pods when aspectDefaults.pod names none of its own.
+    expect(JSON.parse(String(env.ASPECT_POD_DEFAULTS))).toEqual({
+      ...ALL_FEATURES.aspectDefaults.pod,
+      imagePullSecrets: ALL_FEATURES.global.imagePullSecrets,
+    });
     expect(
       envMap((deployment(defaults, 'nexus-operator').spec.template.spec.containers as Json[])[0]!),
     ).toMatchObject({
@@ -365,6 +432,34 @@ describe('what the chart runs', () => {
     // One replica: no PDB (B.108); two: one.
     expect(find(defaults, 'PodDisruptionBudget', 'nexus-operator')).toEqual([]);
     expect(find(all, 'PodDisruptionBudget', 'nexus-operator')).toHaveLength(1);
+  });
+
+  it('lets aspectDefaults.pod.imagePullSecrets win over global.imagePullSecrets, and takes no runtimeImage.pullPolicy (the operator has none)', async () => {
+    const own = await renderChart({
+      values: {
+        global: { imagePullSecrets: [{ name: 'registry-login' }] },
+        aspectDefaults: { pod: { imagePullSecrets: [{ name: 'agents-registry' }] } },
+      },
+    });
+    const [container] = deployment(own, 'nexus-operator').spec.template.spec.containers as Json[];
+    expect(JSON.parse(String(envMap(container!).ASPECT_POD_DEFAULTS))).toEqual({
+      imagePullSecrets: [{ name: 'agents-registry' }],
+    });
+    const run = await helmWithValues(['template', 'nexus', CHART_PATH], {
+      values: { runtimeImage: { pullPolicy: 'Always' } },
+    });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain("additional properties 'pullPolicy' not allowed");
+  });
+
+  it('renders pdb.maxUnavailable 0 as 0, not as the default 1', async () => {
+    const objects = await renderChart({ values: { broker: { pdb: { maxUnavailable: 0 } } } });
+    expect(find(objects, 'PodDisruptionBudget', 'nexus-broker')[0]!.spec).toMatchObject({
+      maxUnavailable: 0,
+    });
+    expect(find(defaults, 'PodDisruptionBudget', 'nexus-broker')[0]!.spec).toMatchObject({
+      maxUnavailable: 1,
+    });
   });
 
   it('scales workers by KEDA when its API is there, else by an HPA with an adapter, else a fixed count (B.71)', async () => {
@@ -385,6 +480,10 @@ describe('what the chart runs', () => {
     });
     const notes = await helmWithValues(['install', 'nexus', CHART_PATH, '--dry-run=client'], {});
     expect(notes.stdout).toContain('4. Hand workers: a fixed count of 1');
+    // Watching every namespace, the Aspect NetworkPolicy is only in the release namespace (B.109 departure).
+    expect(notes.stdout).toContain(
+      `The operator watches every namespace, but the Aspect pods' NetworkPolicy is rendered only in\n   ${NAMESPACE}: Aspects in other namespaces run without one.`,
+    );
     // helm install --dry-run=client takes no --api-versions: KEDA is forced.
     const kedaNotes = await helmWithValues(['install', 'nexus', CHART_PATH, '--dry-run=client'], {
       values: { workers: { autoscaling: { keda: { force: true } } } },
@@ -447,6 +546,8 @@ describe('what the chart runs', () => {
         `--namespace=${NAMESPACE}`,
         '--selector=app.kubernetes.io/instance=nexus',
         '--wait=true',
+        // Below helm's default --timeout (5m), so the Job, not Helm, is the one to give up.
+        '--timeout=4m',
       ]),
     );
     const containers = pod.containers as Json[];
@@ -560,6 +661,7 @@ describe('what the chart runs', () => {
     );
     const policies = find(all, 'NetworkPolicy');
     expect(policies.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort()).toEqual([
+      `${NAMESPACE}/nexus-aspects`,
       `${NAMESPACE}/nexus-broker`,
       'team-a/nexus-aspects',
       'team-b/nexus-aspects',

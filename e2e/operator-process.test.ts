@@ -4,6 +4,7 @@
  * metrics, reconciles, and on SIGTERM releases the Lease and exits 0. Bad settings are one line
  * and exit 2.
  */
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { aspectManifest } from '../testing/aspect-crd.js';
 import { runNexus, scrapeMetrics, waitUntil } from '../testing/index.js';
@@ -60,6 +61,38 @@ describe('nexus operator', () => {
     }
   });
 
+  it('waits, alive, for a token file not written yet, then leads once it is (the chart mounts a Secret its hook writes later)', async () => {
+    const tokenFile = path.join(world.work, 'operator-token-later');
+    const operator = await world.startOperator({ ...options, tokenFile, until: 'started' });
+    try {
+      const base = operator.metricsUrl.replace(/\/metrics$/, '');
+      await operator.process.waitForLog('waiting for the token file to exist and be non-empty');
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const readyz = await fetch(`${base}/readyz`);
+      // 200: `helm install --wait` runs the hook that writes the file only once the pod is ready.
+      expect(readyz.status).toBe(200);
+      expect(((await readyz.json()) as { reason: string }).reason).toBe(
+        `waiting for the token file: neither NEXUS_TOKEN nor the token file NEXUS_TOKEN_FILE=${tokenFile} was found`,
+      );
+      expect(world.leaseHolder() ?? '').toBe('');
+      await writeFile(tokenFile, operatorToken);
+      await world.double.waitFor(() => world.leaseHolder() === 'nexus-operator-0', {
+        timeoutMs: 30_000,
+        what: 'the Lease held once the token file is there',
+      });
+      await waitUntil(
+        async () =>
+          ((await (await fetch(`${base}/readyz`)).json()) as { reason: string }).reason ===
+          'leading; informers synced',
+        { timeoutMs: 30_000, what: '/readyz leading once the token file is there' },
+      );
+      expect(operator.process.logs().match(/waiting for the token file to exist/g)).toHaveLength(1);
+      expect(await operator.process.stop()).toBe(0);
+    } finally {
+      await operator.process.kill();
+    }
+  });
+
   it('refuses bad settings with one line and exit 2', async () => {
     const { work } = world;
     const env = world.operatorEnv(options);
@@ -69,10 +102,8 @@ describe('nexus operator', () => {
         { OPERATOR_BROKER_URL: 'ftp://x' },
         'nexus: operator: OPERATOR_BROKER_URL must be an http:// or https:// URL',
       ],
-      [
-        { NEXUS_TOKEN_FILE: path.join(work, 'missing') },
-        'nexus: operator: neither NEXUS_TOKEN nor the token file',
-      ],
+      // A missing file is waited for (a Secret the chart's hook writes later); a directory is not a token.
+      [{ NEXUS_TOKEN_FILE: work }, 'nexus: operator: the token file NEXUS_TOKEN_FILE='],
       [{ KUBECONFIG: '' }, 'nexus: operator: no Kubernetes cluster: set KUBECONFIG'],
     ];
     for (const [change, line] of cases) {

@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runNexus, writeHome } from '../testing/index.js';
+import { runNexus, startWorkerProcess, writeHome } from '../testing/index.js';
 
 describe('a command without a token says where it looked', () => {
   let dir: string;
@@ -79,15 +79,53 @@ describe('a command without a token says where it looked', () => {
     expect(lastLine(output)).toBe('nexus: agent: neither NEXUS_TOKEN nor NEXUS_TOKEN_FILE is set');
   });
 
-  it('nexus worker with a missing NEXUS_TOKEN_FILE names the file', async () => {
+  it('nexus worker with NEXUS_TOKEN_FILE naming a missing file waits, alive, and starts once the file is written', async () => {
+    // Under the chart the workers' token Secret is written by the post-install hook, which
+    // `helm install --wait`, Flux and Argo CD run only after the Deployment is available: /readyz
+    // says it waits, with 200, or the hook would never run.
     const file = path.join(dir, 'worker-token');
+    const worker = startWorkerProcess({ url, token: '', env: { NEXUS_TOKEN_FILE: file } });
+    try {
+      const base = (await worker.metricsUrl()).replace(/\/metrics$/, '');
+      await worker.waitForLog('waiting for the token file to exist and be non-empty');
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const readyz = await fetch(`${base}/readyz`);
+      expect({ status: readyz.status, body: await readyz.json() }).toEqual({
+        status: 200,
+        body: {
+          status: 'ready',
+          reason: `waiting for the token file: neither NEXUS_TOKEN nor the token file NEXUS_TOKEN_FILE=${file} was found`,
+        },
+      });
+      // An empty file (a Secret mounted before its value is written) is waited for too.
+      await writeFile(file, '');
+      await writeFile(file, 'nxw_arrived');
+      await worker.waitForLog('token file found; starting');
+      // It went on to claim from the broker: nothing listens at the URL, so the claim fails.
+      await worker.waitForLog('claim failed; backing off');
+      expect(worker.child.exitCode).toBeNull();
+      expect(worker.logs().match(/waiting for the token file to exist/g)).toHaveLength(1);
+      expect(worker.logs()).not.toContain('nxw_arrived');
+    } finally {
+      expect(await worker.stop()).toBe(0);
+      await rm(file, { force: true });
+    }
+  });
+
+  it('nexus worker with NEXUS_TOKEN_FILE naming a file it cannot read exits 2 with one line', async () => {
     const { code, output } = await runNexus(['worker', '--metrics-port', '0'], {
       NEXUS_URL: url,
-      NEXUS_TOKEN_FILE: file,
+      NEXUS_TOKEN_FILE: dir,
     });
     expect(code).toBe(2);
     expect(lastLine(output)).toBe(
-      `nexus: worker: neither NEXUS_TOKEN nor the token file NEXUS_TOKEN_FILE=${file} was found`,
+      `nexus: worker: the token file NEXUS_TOKEN_FILE=${dir} could not be read (EISDIR)`,
     );
+  });
+
+  it('nexus worker with neither NEXUS_TOKEN nor NEXUS_TOKEN_FILE exits 2 with one line', async () => {
+    const { code, output } = await runNexus(['worker', '--metrics-port', '0'], { NEXUS_URL: url });
+    expect(code).toBe(2);
+    expect(lastLine(output)).toBe('nexus: worker: neither NEXUS_TOKEN nor NEXUS_TOKEN_FILE is set');
   });
 });

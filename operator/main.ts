@@ -13,7 +13,7 @@
  * refused (term-broker.ts): one Aspect is never reconciled by two terms at once.
  *
  * `/readyz` is 200 in standby (nothing to wait for) and, while leading, once the informers have
- * listed; 503 while identifying.
+ * listed; 503 while identifying; 200, saying so, while waiting for its token file (awaitTokenFile).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
@@ -24,6 +24,7 @@ import {
   type ProcessServer,
   type Readiness,
   type Registry,
+  type TokenWait,
 } from '../platform/index.js';
 import { OperatorBrokerClient } from './broker-client.js';
 import { Controller, type ReconcileFn } from './controller.js';
@@ -51,6 +52,11 @@ export interface OperatorOptions {
   workers?: number;
   /** Debounce of expected-roster reports (default 1 s). */
   rosterDebounceMs?: number;
+  /**
+   * The token file mounted from a Secret the chart's hook writes after install: while it is pending
+   * the server answers /readyz 200 with the wait as the reason, and the broker is asked only after.
+   */
+  tokenFile?: TokenWait;
 }
 
 export interface RunningOperator {
@@ -132,6 +138,10 @@ export async function runOperator(
   });
 
   const ready = (): Readiness => {
+    const pending = options.tokenFile?.pendingReason();
+    // Ready while waiting (see awaitTokenFile): `helm install --wait` would otherwise never run
+    // the hook that writes the file.
+    if (pending) return { ready: true, reason: pending };
     switch (state) {
       case 'identifying':
         return { ready: false, reason: 'asking the broker which token the operator acts under' };
@@ -172,6 +182,7 @@ export async function runOperator(
       identifyTimer = setTimeout(() => void identify(Math.min(IDENTIFY_RETRY_MAX_MS, waitMs * 2)), waitMs);
     }
   };
+  await options.tokenFile?.ready;
   await identify(IDENTIFY_RETRY_MIN_MS);
 
   return {

@@ -10,5 +10,6 @@ export {
   type ProcessServer,
   type Readiness,
 } from './process-server.js';
-export { DEV_TOKEN_FILE, tokenSourceFromEnv, type TokenSource } from './token-source.js';
+export { DEV_TOKEN_FILE, TokenFilePending, tokenSourceFromEnv, type TokenSource } from './token-source.js';
+export { awaitTokenFile, type TokenWait } from './token-wait.js';
 export { TokenRefusals, failureLine, isTokenRefusal } from './token-refusal.js';

@@ -59,6 +59,13 @@ export function tokenSourceFromEnv(env: Env, options: { devDefault?: boolean } =
   };
 }
 
+/**
+ * The token file is not there yet, or holds nothing: a mounted Secret that is written later (the
+ * chart's post-install hook mints the operator's and the workers' tokens). `awaitTokenFile` waits
+ * on it; every other failure to read is a misconfiguration.
+ */
+export class TokenFilePending extends ConfigError {}
+
 function fileSource(file: string, description: string, whenMissing: string): TokenSource {
   return {
     description,
@@ -69,11 +76,11 @@ function fileSource(file: string, description: string, whenMissing: string): Tok
         text = readFileSync(file, 'utf8');
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? 'error';
-        if (code === 'ENOENT') throw new ConfigError(whenMissing);
+        if (code === 'ENOENT') throw new TokenFilePending(whenMissing);
         throw new ConfigError(`the token file ${description} could not be read (${code})`);
       }
       const token = text.trim();
-      if (token === '') throw new ConfigError(`the token file ${description} is empty`);
+      if (token === '') throw new TokenFilePending(`the token file ${description} is empty`);
       return token;
     },
   };

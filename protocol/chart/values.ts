@@ -197,7 +197,8 @@ export const ChartValues = z.strictObject({
   nameOverride: z.string().optional(),
   fullnameOverride: z.string().optional(),
   image: Image.optional().describe('the broker image: broker, operator, worker, migrate and the token hooks'),
-  runtimeImage: Image.optional().describe('the image of Aspect pods'),
+  // No pullPolicy: the operator builds Aspect pods and takes no pull policy for them.
+  runtimeImage: Image.omit({ pullPolicy: true }).optional().describe('the image of Aspect pods'),
   secrets: Secrets.optional(),
   anthropic: Anthropic.optional(),
   broker: Broker.optional(),

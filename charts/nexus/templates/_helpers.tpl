@@ -178,7 +178,8 @@ metadata:
   labels:
     {{- include "nexus.labels" (list $root $part) | nindent 4 }}
 spec:
-  maxUnavailable: {{ $v.pdb.maxUnavailable | default 1 }}
+  {{- /* hasKey, not default: 0 (no voluntary disruption) is a value, not an absence. */}}
+  maxUnavailable: {{ if hasKey $v.pdb "maxUnavailable" }}{{ $v.pdb.maxUnavailable }}{{ else }}1{{ end }}
   selector:
     matchLabels:
       {{- include "nexus.selectorLabels" (list $root $part) | nindent 6 }}
@@ -291,4 +292,23 @@ subjects:
   - kind: ServiceAccount
     name: {{ $name }}
     namespace: {{ $root.Release.Namespace }}
+{{- end }}
+
+{{/*
+With operator.watchNamespaces, the operator sees Aspects there only: the default frame (in the
+release namespace) and every frameNamespaces entry must be among them, or the frame would never be
+reconciled.
+*/}}
+{{- define "nexus.checkWatchedNamespaces" -}}
+{{- $watched := .Values.operator.watchNamespaces | default (list) -}}
+{{- if $watched -}}
+{{- if and .Values.frame.enabled (not (has .Release.Namespace $watched)) -}}
+{{- fail (printf "frame.enabled puts the frame Aspect in the release namespace %q, which operator.watchNamespaces (%s) leaves out: the operator would never reconcile it; add %q to operator.watchNamespaces or set frame.enabled=false" .Release.Namespace (join ", " $watched) .Release.Namespace) -}}
+{{- end -}}
+{{- range $ns := .Values.operator.frameNamespaces | default (list) -}}
+{{- if not (has $ns $watched) -}}
+{{- fail (printf "operator.frameNamespaces names %q, which operator.watchNamespaces (%s) leaves out: the operator would never see a frame there; add it to operator.watchNamespaces" $ns (join ", " $watched)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end }}
