@@ -118,17 +118,17 @@ const envOf = (container: Json) =>
   (container.env as { name: string; value?: string; valueFrom?: Json }[]) ?? [];
 const decode = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
 
+// Rendered once for the whole file: both describes read the same two renders.
+let defaults: KubeManifest[];
+let all: KubeManifest[];
+beforeAll(async () => {
+  [defaults, all] = await Promise.all([
+    renderChart(),
+    renderChart({ values: ALL_FEATURES, apiVersions: ALL_APIS }),
+  ]);
+});
+
 describe('charts/nexus rendered by the real helm', () => {
-  let defaults: KubeManifest[];
-  let all: KubeManifest[];
-
-  beforeAll(async () => {
-    [defaults, all] = await Promise.all([
-      renderChart(),
-      renderChart({ values: ALL_FEATURES, apiVersions: ALL_APIS }),
-    ]);
-  });
-
   it('passes helm lint with the default values and with every feature on', async () => {
     // helm lint takes no --api-versions: KEDA is forced instead, the monitors are left out.
     const forced = {
@@ -346,14 +346,6 @@ describe('charts/nexus rendered by the real helm', () => {
 });
 
 describe('what the chart runs', () => {
-  let defaults: KubeManifest[];
-  let all: KubeManifest[];
-  beforeAll(async () => {
-    [defaults, all] = await Promise.all([
-      renderChart(),
-      renderChart({ values: ALL_FEATURES, apiVersions: ALL_APIS }),
-    ]);
-  });
   const deployment = (objects: KubeManifest[], name: string) => {
     const d = find(objects, 'Deployment', name)[0];
     if (!d) throw new Error(`no Deployment ${name}`);
